@@ -1,1 +1,21 @@
+//! ConAnchor: the pipeline, sources, verification and the command line.
 
+pub mod bench;
+pub mod cli;
+pub mod ledgers;
+pub mod pipeline;
+pub mod sources;
+pub mod util;
+pub mod verify;
+
+/// Formats an error chain on one line: `outer: inner: root cause`.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}

@@ -34,6 +34,9 @@ pub enum LedgerError {
 impl LedgerError {
     /// True for failures that a later retry may get past (outages, timeouts).
     pub fn is_transient(&self) -> bool {
-        matches!(self, LedgerError::Unreachable { .. } | LedgerError::Io { .. })
+        matches!(
+            self,
+            LedgerError::Unreachable { .. } | LedgerError::Io { .. }
+        )
     }
 }

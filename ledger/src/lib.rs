@@ -79,8 +79,10 @@ pub trait Ledger: Send + Sync {
     ) -> Result<Option<AnchorRecord>, LedgerError>;
 
     /// Every anchor of a container instance, ascending by batch id.
-    async fn list_anchors(&self, container_instance_id: &str)
-        -> Result<Vec<AnchorRecord>, LedgerError>;
+    async fn list_anchors(
+        &self,
+        container_instance_id: &str,
+    ) -> Result<Vec<AnchorRecord>, LedgerError>;
 
     /// Every container instance with at least one anchor, sorted.
     async fn list_containers(&self) -> Result<Vec<String>, LedgerError>;

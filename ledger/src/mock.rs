@@ -311,7 +311,11 @@ impl Ledger for MockChain {
         self.append(batches)
     }
 
-    async fn get_anchor(&self, cid: &str, batch_id: u64) -> Result<Option<AnchorRecord>, LedgerError> {
+    async fn get_anchor(
+        &self,
+        cid: &str,
+        batch_id: u64,
+    ) -> Result<Option<AnchorRecord>, LedgerError> {
         self.refresh()?;
         let st = self.lock();
         Ok(st
@@ -344,7 +348,10 @@ impl Ledger for MockChain {
         let mut seen = BTreeMap::new();
         for b in &st.blocks {
             if let Some(first) = seen.insert(
-                (b.anchor.container_instance_id.clone(), b.anchor.container_batch_id),
+                (
+                    b.anchor.container_instance_id.clone(),
+                    b.anchor.container_batch_id,
+                ),
                 b.height,
             ) {
                 problems.push(format!(

@@ -15,11 +15,12 @@ use crate::sqlite::{AnchoredItem, CommitSet, ContainerRow, Store};
 pub const LOGS_DIR: &str = "logs";
 pub const BATCHES_DIR: &str = "batches";
 
-/// Events of one container loaded from its JSONL file, sorted by `container_seq` (stable,
-/// so duplicates keep file order).
+/// Events of one container loaded from its JSONL file, in file order, with an index of
+/// positions sorted by `container_seq` for range look-ups.
 struct LoadedLog {
     cid: String,
     events: Vec<Event>,
+    by_seq: Vec<usize>,
     problems: Vec<String>,
 }
 
@@ -90,11 +91,13 @@ impl ExportDir {
     fn log(&mut self, cid: &str) -> Result<&LoadedLog> {
         if self.cache.as_ref().is_none_or(|c| c.cid != cid) {
             check_container_id(cid)?;
-            let (mut events, problems) = read_log(&log_path(&self.root, cid))?;
-            events.sort_by_key(|e| e.container_seq);
+            let (events, problems) = read_log(&log_path(&self.root, cid))?;
+            let mut by_seq: Vec<usize> = (0..events.len()).collect();
+            by_seq.sort_by_key(|&i| (events[i].container_seq, i));
             self.cache = Some(LoadedLog {
                 cid: cid.to_string(),
                 events,
+                by_seq,
                 problems,
             });
         }
@@ -103,11 +106,15 @@ impl ExportDir {
             .ok_or_else(|| StoreError::Invalid("log cache empty".into()))
     }
 
-    fn range(&mut self, cid: &str, first: u64, last: u64) -> Result<&[Event]> {
+    /// Events with `first <= container_seq <= last`, in file order.
+    fn range(&mut self, cid: &str, first: u64, last: u64) -> Result<Vec<&Event>> {
         let log = self.log(cid)?;
-        let lo = log.events.partition_point(|e| e.container_seq < first);
-        let hi = log.events.partition_point(|e| e.container_seq <= last);
-        Ok(&log.events[lo..hi.max(lo)])
+        let seq = |&i: &usize| log.events[i].container_seq;
+        let lo = log.by_seq.partition_point(|i| seq(i) < first);
+        let hi = log.by_seq.partition_point(|i| seq(i) <= last);
+        let mut pos: Vec<usize> = log.by_seq[lo..hi.max(lo)].to_vec();
+        pos.sort_unstable();
+        Ok(pos.into_iter().map(|i| &log.events[i]).collect())
     }
 }
 
@@ -148,7 +155,11 @@ impl EvidenceReader for ExportDir {
         Ok(ids.into_iter().collect())
     }
 
-    fn batch(&mut self, cid: &str, batch_id: u64) -> Result<Option<std::result::Result<Batch, String>>> {
+    fn batch(
+        &mut self,
+        cid: &str,
+        batch_id: u64,
+    ) -> Result<Option<std::result::Result<Batch, String>>> {
         check_container_id(cid)?;
         let path = batch_path(&self.root, cid, batch_id);
         let bytes = match fs::read(&path) {
@@ -171,7 +182,12 @@ impl EvidenceReader for ExportDir {
         check_container_id(cid)?;
         let mut ids: Vec<u64> = list_dir(&self.root.join(BATCHES_DIR).join(cid))?
             .iter()
-            .filter_map(|n| n.strip_prefix("batch_")?.strip_suffix(".json")?.parse().ok())
+            .filter_map(|n| {
+                n.strip_prefix("batch_")?
+                    .strip_suffix(".json")?
+                    .parse()
+                    .ok()
+            })
             .collect();
         ids.sort_unstable();
         Ok(ids)
@@ -186,13 +202,13 @@ impl EvidenceReader for ExportDir {
                 container_seq: e.container_seq,
                 global_seq: e.global_seq,
                 timestamp_ns: e.timestamp_ns,
-                hash: leaf_hash_with(&EventFields::from(e), &mut buf),
+                hash: leaf_hash_with(&EventFields::from(*e), &mut buf),
             })
             .collect())
     }
 
     fn events_in_range(&mut self, cid: &str, first: u64, last: u64) -> Result<Vec<Event>> {
-        Ok(self.range(cid, first, last)?.to_vec())
+        Ok(self.range(cid, first, last)?.into_iter().cloned().collect())
     }
 
     fn load_problems(&mut self, cid: &str) -> Result<Vec<String>> {
@@ -229,7 +245,10 @@ impl EvidenceReader for ExportDir {
 }
 
 /// Writes `path` atomically: a temporary file in the same directory, fsynced, then renamed.
-pub fn write_atomic(path: &Path, f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>) -> Result<()> {
+pub fn write_atomic(
+    path: &Path,
+    f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
     let tmp = path.with_extension("tmp-conanchor");
@@ -339,7 +358,10 @@ pub fn import(src: &mut ExportDir, store: &mut Store) -> Result<TransferSummary>
         if let Some(p) = problems.first() {
             return Err(StoreError::BadInput {
                 path: src.root.clone(),
-                reason: format!("{p} (and {} more); fix or verify the export", problems.len() - 1),
+                reason: format!(
+                    "{p} (and {} more); fix or verify the export",
+                    problems.len() - 1
+                ),
             });
         }
         let events = src.events_in_range(&cid, 0, u64::MAX >> 1)?;

@@ -25,12 +25,19 @@ pub trait EvidenceReader {
     fn location(&self) -> &Path;
     /// Every container instance with stored events or batches, sorted.
     fn container_ids(&mut self) -> Result<Vec<String>>;
-    fn batch(&mut self, cid: &str, batch_id: u64) -> Result<Option<std::result::Result<Batch, String>>>;
+    fn batch(
+        &mut self,
+        cid: &str,
+        batch_id: u64,
+    ) -> Result<Option<std::result::Result<Batch, String>>>;
     /// Ids of the stored batches of a container, ascending.
     fn batch_ids(&mut self, cid: &str) -> Result<Vec<u64>>;
     /// Leaf hashes recomputed from the stored events with `first <= container_seq <= last`,
-    /// ordered by `container_seq` then storage order (duplicates kept).
+    /// in storage order (SQLite row order, JSONL line order), duplicates kept. Storage order
+    /// is what the verifier hashes, so moving an event is detected even when its content
+    /// is intact.
     fn leaves_in_range(&mut self, cid: &str, first: u64, last: u64) -> Result<Vec<LeafRow>>;
+    /// The events of [`EvidenceReader::leaves_in_range`], in the same order.
     fn events_in_range(&mut self, cid: &str, first: u64, last: u64) -> Result<Vec<Event>>;
     /// Stored records of the container that could not be parsed (e.g. a JSONL line that is
     /// not JSON), each as a one-line description.

@@ -113,7 +113,8 @@ fn s(v: u64) -> i64 {
     v as i64
 }
 
-const EVENT_COLUMNS: &str = "container_seq, global_seq, timestamp_ns, event_type, pid, tgid, uid, gid, \
+const EVENT_COLUMNS: &str =
+    "container_seq, global_seq, timestamp_ns, event_type, pid, tgid, uid, gid, \
      comm, path, extra, flags, retval, cgroup_id, container_id, risk, policy";
 
 impl Store {
@@ -150,7 +151,8 @@ impl Store {
             reason: e.to_string(),
         };
         let mut conn = Connection::open_with_flags(path, flags).map_err(corrupt)?;
-        conn.busy_timeout(Duration::from_secs(15)).map_err(corrupt)?;
+        conn.busy_timeout(Duration::from_secs(15))
+            .map_err(corrupt)?;
         // journal_mode is the first statement that reads the file: a damaged header fails here.
         let _: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -268,7 +270,10 @@ impl Store {
             .map(|(mut row, hash)| {
                 row.last_batch_hash = hash.parse().map_err(|e| StoreError::Corrupt {
                     path: self.path.clone(),
-                    reason: format!("container {}: last_batch_hash {e}", row.container_instance_id),
+                    reason: format!(
+                        "container {}: last_batch_hash {e}",
+                        row.container_instance_id
+                    ),
                 })?;
                 Ok(row)
             })
@@ -446,7 +451,9 @@ impl Store {
             .query_map([limit as i64], header_from_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.err(e))?;
-        rows.into_iter().map(|r| r.map_err(|m| self.corrupt(m))).collect()
+        rows.into_iter()
+            .map(|r| r.map_err(|m| self.corrupt(m)))
+            .collect()
     }
 
     pub fn mark_anchored(&mut self, items: &[AnchoredItem], now_ns: u64) -> Result<()> {
@@ -472,8 +479,14 @@ impl Store {
             for (item, key) in items.iter().zip(keys) {
                 let Some(key) = key else { continue };
                 let id = s(item.container_batch_id);
-                upd.execute(params![key, id, item.tx_id, s(item.block_height), s(now_ns)])
-                    .map_err(e)?;
+                upd.execute(params![
+                    key,
+                    id,
+                    item.tx_id,
+                    s(item.block_height),
+                    s(now_ns)
+                ])
+                .map_err(e)?;
                 del.execute(params![key, id]).map_err(e)?;
             }
         }
@@ -543,16 +556,18 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        Ok(row.map(|(tx, height, attempts, last_error)| match (tx, height) {
-            (Some(tx_id), Some(h)) => AnchorState::Anchored {
-                tx_id,
-                block_height: u(h),
-            },
-            _ => AnchorState::Pending {
-                attempts: attempts.unwrap_or(0) as u32,
-                last_error,
-            },
-        }))
+        Ok(
+            row.map(|(tx, height, attempts, last_error)| match (tx, height) {
+                (Some(tx_id), Some(h)) => AnchorState::Anchored {
+                    tx_id,
+                    block_height: u(h),
+                },
+                _ => AnchorState::Pending {
+                    attempts: attempts.unwrap_or(0) as u32,
+                    last_error,
+                },
+            }),
+        )
     }
 
     fn corrupt(&self, reason: String) -> StoreError {
@@ -574,7 +589,7 @@ impl Store {
         };
         let sql = format!(
             "SELECT {EVENT_COLUMNS}, id FROM events WHERE container = ?1 \
-             AND container_seq BETWEEN ?2 AND ?3 ORDER BY container_seq, id"
+             AND container_seq BETWEEN ?2 AND ?3 ORDER BY id"
         );
         let path = self.path.clone();
         let mut stmt = self
@@ -609,13 +624,16 @@ fn self_err(path: &Path, e: rusqlite::Error) -> StoreError {
     }
 }
 
-const BATCH_COLUMNS: &str = "c.container_instance_id, b.container_batch_id, b.first_container_seq, \
+const BATCH_COLUMNS: &str =
+    "c.container_instance_id, b.container_batch_id, b.first_container_seq, \
      b.last_container_seq, b.first_global_seq, b.last_global_seq, b.event_count, \
      b.dropped_event_count, b.start_time_ns, b.end_time_ns, b.previous_container_batch_hash, \
      b.merkle_root, b.container_batch_hash, b.collector_id, b.leaves, b.tx_id, b.block_height";
 
 /// Reads a header; the inner error names a damaged hash column.
-fn header_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<std::result::Result<BatchHeader, String>> {
+fn header_from_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<std::result::Result<BatchHeader, String>> {
     let cid: String = r.get(0)?;
     let id = u(r.get(1)?);
     let hash = |i: usize, name: &str| -> rusqlite::Result<std::result::Result<Hash32, String>> {
@@ -648,7 +666,11 @@ fn header_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<std::result::Resul
     Ok(header)
 }
 
-fn text<'a>(row: &'a rusqlite::Row<'_>, i: usize, name: &str) -> std::result::Result<&'a str, String> {
+fn text<'a>(
+    row: &'a rusqlite::Row<'_>,
+    i: usize,
+    name: &str,
+) -> std::result::Result<&'a str, String> {
     match row.get_ref(i) {
         Ok(ValueRef::Text(t)) => std::str::from_utf8(t).map_err(|_| format!("{name} is not UTF-8")),
         Ok(other) => Err(format!("{name} is {:?}, not text", other.data_type())),
@@ -714,7 +736,9 @@ impl EvidenceReader for Store {
     fn container_ids(&mut self) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT container_instance_id FROM containers ORDER BY container_instance_id")
+            .prepare_cached(
+                "SELECT container_instance_id FROM containers ORDER BY container_instance_id",
+            )
             .map_err(|e| self_err(&self.path, e))?;
         let ids = stmt
             .query_map([], |r| r.get::<_, String>(0))
@@ -723,7 +747,11 @@ impl EvidenceReader for Store {
         Ok(ids)
     }
 
-    fn batch(&mut self, cid: &str, batch_id: u64) -> Result<Option<std::result::Result<Batch, String>>> {
+    fn batch(
+        &mut self,
+        cid: &str,
+        batch_id: u64,
+    ) -> Result<Option<std::result::Result<Batch, String>>> {
         let Some(key) = self.key(cid)? else {
             return Ok(None);
         };

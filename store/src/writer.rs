@@ -291,7 +291,10 @@ impl Writer {
     /// Makes everything queued durable in one transaction. On error nothing is dropped:
     /// the same data is written by the next successful commit.
     pub fn commit(&mut self, now_ns: u64) -> Result<CommitStats> {
-        if self.pending.events.is_empty() && self.pending.batches.is_empty() && self.dirty.is_empty() {
+        if self.pending.events.is_empty()
+            && self.pending.batches.is_empty()
+            && self.dirty.is_empty()
+        {
             return Ok(CommitStats::default());
         }
         self.pending.containers = self

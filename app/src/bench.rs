@@ -1,0 +1,241 @@
+//! `conanchor-tui bench`: throughput and memory, measured in one run on this machine, with
+//! the raw SHA-256 leaf-hash rate as the limit to compare against.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use conanchor_ledger::{Ledger, MockChain};
+use conanchor_store::encoding::{leaf_hash_with, EventFields};
+use conanchor_store::Store;
+use serde::Serialize;
+
+use crate::cli::collect::wait_anchored;
+use crate::sources::synthetic::{self, synthetic_event, Rng, SyntheticConfig, SyntheticContainer};
+use crate::util::peak_rss_bytes;
+use crate::verify::{self, LedgerView, VerifyOptions};
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  conanchor-tui bench --events 1000000\n  conanchor-tui bench --events 1000000 --scale 4 --json"
+)]
+pub struct BenchArgs {
+    /// Events to ingest and verify.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Containers the events are spread over.
+    #[arg(long, default_value_t = 10)]
+    pub containers: usize,
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Also grow the store to events × SCALE and verify again (linearity check).
+    #[arg(long, default_value_t = 0)]
+    pub scale: u64,
+    /// Work in this directory instead of a temporary one (kept afterwards).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub events: u64,
+    pub containers: usize,
+    pub batch_size: usize,
+    pub ingest_seconds: f64,
+    pub ingest_events_per_sec: f64,
+    pub verify_seconds: f64,
+    pub verify_events_per_sec: f64,
+    pub sha256_leaf_hashes_per_sec: f64,
+    pub ingest_vs_sha256_limit: f64,
+    pub verify_vs_sha256_limit: f64,
+    pub peak_rss_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scaled: Option<ScaledRun>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaledRun {
+    pub events: u64,
+    pub verify_seconds: f64,
+    pub verify_events_per_sec: f64,
+    /// verify time at `events` ÷ verify time at the base size (linear = the scale factor).
+    pub time_ratio: f64,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// The machine's raw leaf-hash rate: canonical encoding + SHA-256 of typical events.
+pub fn sha256_leaf_rate(n: u64) -> f64 {
+    let c = &SyntheticContainer::kubernetes_like(1, 1)[0];
+    let mut rng = Rng(3);
+    let events: Vec<_> = (0..64).map(|i| synthetic_event(&mut rng, c, i)).collect();
+    let mut buf = Vec::with_capacity(512);
+    let start = Instant::now();
+    let mut acc = 0u8;
+    for i in 0..n {
+        let h = leaf_hash_with(&EventFields::from(&events[(i % 64) as usize]), &mut buf);
+        acc ^= h.0[0];
+    }
+    std::hint::black_box(acc);
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn ingest(
+    dir: &std::path::Path,
+    containers: &[SyntheticContainer],
+    per_container: u64,
+    batch_size: usize,
+) -> Result<f64> {
+    let ledger = crate::ledgers::LedgerArgs::default();
+    let mut cfg =
+        crate::pipeline::PipelineConfig::new(batch_size, Duration::from_secs(3600), "bench");
+    cfg.commit_every = 16_384;
+    let start = Instant::now();
+    let running = crate::cli::collect::start(dir, &ledger, cfg).await?;
+    let tx = running.tx.clone().context("pipeline closed")?;
+    let source = synthetic::spawn(
+        SyntheticConfig {
+            containers: containers.to_vec(),
+            rate: 0,
+            count_per_container: Some(per_container),
+            seed: 11,
+        },
+        tx,
+        Arc::new(AtomicBool::new(false)),
+    );
+    tokio::task::spawn_blocking(move || source.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("source panicked"))?;
+    running.finish(false).await?;
+    wait_anchored(dir).await?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+async fn verify_all(dir: &std::path::Path) -> Result<(f64, u64)> {
+    let start = Instant::now();
+    let chain = MockChain::open(&MockChain::path_in(dir))?;
+    let view = LedgerView::fetch(&chain as &dyn Ledger, None).await?;
+    let mut store = Store::open_existing(dir)?;
+    let report = tokio::task::block_in_place(|| {
+        verify::verify(&mut store, &view, &VerifyOptions::default(), &mut |_, _| {})
+    })?;
+    let secs = start.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        !report.failed(),
+        "bench evidence failed verification: {:?}",
+        report.failure_types()
+    );
+    Ok((secs, report.verified_events))
+}
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    anyhow::ensure!(
+        args.events > 0 && args.containers > 0 && args.batch_size > 0,
+        "--events, --containers and --batch-size must be positive"
+    );
+    let tmp;
+    let dir = match &args.data_dir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir().context("creating a temporary directory")?;
+            tmp.path().to_path_buf()
+        }
+    };
+    if Store::exists_in(&dir) {
+        anyhow::bail!(
+            "{} already holds a store; bench needs an empty directory",
+            dir.display()
+        );
+    }
+    let containers = SyntheticContainer::kubernetes_like(args.containers, 5);
+    let per = args.events.div_ceil(args.containers as u64);
+    let total = per * args.containers as u64;
+    if !args.json {
+        eprintln!(
+            "bench: ingesting {total} events over {} containers at batch size {} into {}",
+            args.containers,
+            args.batch_size,
+            dir.display()
+        );
+    }
+    let sha = sha256_leaf_rate(2_000_000);
+    let ingest_secs = ingest(&dir, &containers, per, args.batch_size).await?;
+    let (verify_secs, verified) = verify_all(&dir).await?;
+    anyhow::ensure!(
+        verified == total,
+        "verified {verified} events, expected {total}"
+    );
+    let rss = peak_rss_bytes();
+    let mut report = BenchReport {
+        events: total,
+        containers: args.containers,
+        batch_size: args.batch_size,
+        ingest_seconds: ingest_secs,
+        ingest_events_per_sec: total as f64 / ingest_secs,
+        verify_seconds: verify_secs,
+        verify_events_per_sec: total as f64 / verify_secs,
+        sha256_leaf_hashes_per_sec: sha,
+        ingest_vs_sha256_limit: total as f64 / ingest_secs / sha,
+        verify_vs_sha256_limit: total as f64 / verify_secs / sha,
+        peak_rss_bytes: rss,
+        scaled: None,
+    };
+    if args.scale > 1 {
+        if !args.json {
+            eprintln!(
+                "bench: growing the store to {}× and verifying again",
+                args.scale
+            );
+        }
+        ingest(&dir, &containers, per * (args.scale - 1), args.batch_size).await?;
+        let (secs, n) = verify_all(&dir).await?;
+        report.scaled = Some(ScaledRun {
+            events: n,
+            verify_seconds: secs,
+            verify_events_per_sec: n as f64 / secs,
+            time_ratio: secs / verify_secs,
+            peak_rss_bytes: peak_rss_bytes(),
+        });
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+fn mb(b: Option<u64>) -> String {
+    b.map_or("n/a".into(), |b| format!("{:.1} MB", b as f64 / 1e6))
+}
+
+fn print_report(r: &BenchReport) {
+    println!("events                 {}", r.events);
+    println!(
+        "ingest (store+seal+anchor) {:>12.0} events/s  ({:.2} s)",
+        r.ingest_events_per_sec, r.ingest_seconds
+    );
+    println!(
+        "verify                 {:>12.0} events/s  ({:.2} s)",
+        r.verify_events_per_sec, r.verify_seconds
+    );
+    println!(
+        "sha-256 leaf limit     {:>12.0} hashes/s",
+        r.sha256_leaf_hashes_per_sec
+    );
+    println!("ingest / limit         {:>12.3}", r.ingest_vs_sha256_limit);
+    println!("verify / limit         {:>12.3}", r.verify_vs_sha256_limit);
+    println!("peak RSS               {:>12}", mb(r.peak_rss_bytes));
+    if let Some(s) = &r.scaled {
+        println!(
+            "verify at {} events   {:>12.0} events/s  ({:.2} s, {:.2}× the base time)",
+            s.events, s.verify_events_per_sec, s.verify_seconds, s.time_ratio
+        );
+        println!("peak RSS after scaling {:>12}", mb(s.peak_rss_bytes));
+    }
+}

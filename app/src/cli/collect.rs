@@ -1,0 +1,311 @@
+//! `collect` (the seed's collector) and `generate` (synthetic evidence, no eBPF): both run the
+//! same pipeline, writer and anchorer.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use conanchor_ledger::anchorer::{self, AnchorerConfig, AnchorerHandle};
+use conanchor_store::Store;
+use tokio::sync::mpsc;
+
+use crate::ledgers::LedgerArgs;
+use crate::pipeline::{self, PipelineConfig, PipelineStats, PipelineSummary, SourceMsg};
+use crate::sources::synthetic::{self, SyntheticConfig, SyntheticContainer};
+use crate::util::parse_duration;
+
+const GENERATE_EXAMPLES: &str = "Examples:
+  conanchor-tui generate --data-dir ./data --container-id demo-container --count 100 --batch-size 10
+  conanchor-tui generate --data-dir ./data --containers 50 --count 2000 --batch-size 10 --workflow-log";
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = GENERATE_EXAMPLES)]
+pub struct GenerateArgs {
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Container id (with --containers K: the base name, suffixed -1..-K).
+    #[arg(long, default_value = "demo-container")]
+    pub container_id: String,
+    /// Events per container.
+    #[arg(long, default_value_t = 100)]
+    pub count: u64,
+    #[arg(long, default_value_t = 10)]
+    pub batch_size: usize,
+    /// Number of containers.
+    #[arg(long, default_value_t = 1)]
+    pub containers: usize,
+    #[arg(long, default_value = "collector-1")]
+    pub collector_id: String,
+    /// Seed of the deterministic event mix.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Human-readable progress on stderr.
+    #[arg(long)]
+    pub workflow_log: bool,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceKind {
+    /// Synthetic events (no eBPF).
+    Synthetic,
+    /// The eBPF probe (root).
+    Live,
+}
+
+const COLLECT_EXAMPLES: &str = "Examples:
+  conanchor-tui collect --source synthetic --rate 200 --data-dir ./data --batch-size 10 --workflow-log
+  sudo collector --data-dir ./data --batch-size 10 --collector-id collector-1 --workflow-log
+Stop with Ctrl-C (SIGINT) or SIGTERM: partial batches are sealed and anchored before exit.";
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = COLLECT_EXAMPLES)]
+pub struct CollectArgs {
+    /// Where events come from.
+    #[arg(long, value_enum, default_value_t = SourceKind::Synthetic)]
+    pub source: SourceKind,
+    /// Synthetic events per second over all containers (0 = as fast as possible).
+    #[arg(long, default_value_t = 100)]
+    pub rate: u64,
+    /// Synthetic containers.
+    #[arg(long, default_value_t = 3)]
+    pub containers: usize,
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+    #[arg(long, default_value_t = 10)]
+    pub batch_size: usize,
+    /// Seal a partial batch this long after its first event (e.g. 500ms, 5s, 1m).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub batch_interval: Duration,
+    #[arg(long, default_value = "collector-1")]
+    pub collector_id: String,
+    /// Human-readable progress on stderr.
+    #[arg(long)]
+    pub workflow_log: bool,
+    /// Do not print events on stdout.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Stop after this long (e.g. 30s); default: until SIGINT/SIGTERM.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Only these cgroup ids, comma-separated (live source).
+    #[arg(long, env = "CONANCHOR_TARGET_CGROUP_ID")]
+    pub target_cgroup_id: Option<String>,
+    /// Seed of the synthetic event mix.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+}
+
+/// A running pipeline with its anchorer.
+pub(crate) struct Running {
+    pub(crate) tx: Option<mpsc::Sender<SourceMsg>>,
+    pipeline: std::thread::JoinHandle<Result<PipelineSummary>>,
+    anchorer: AnchorerHandle,
+    anchorer_task: tokio::task::JoinHandle<Result<(), String>>,
+    workflow: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub(crate) async fn start(
+    data_dir: &std::path::Path,
+    ledger: &LedgerArgs,
+    cfg: PipelineConfig,
+) -> Result<Running> {
+    let store = Store::create(data_dir)?;
+    let ledger = ledger.open(data_dir).await?;
+    let (anchorer, anchorer_task) =
+        anchorer::spawn(data_dir.to_path_buf(), ledger, AnchorerConfig::default());
+    let (tx, rx) = mpsc::channel(65_536);
+    let rt = tokio::runtime::Handle::current();
+    let stats = Arc::new(Mutex::new(PipelineStats::default()));
+    let a = anchorer.clone();
+    let workflow = cfg.workflow_log;
+    let pipeline = std::thread::Builder::new()
+        .name("conanchor-writer".into())
+        .spawn(move || pipeline::run(store, cfg, rx, rt, Some(a), stats))
+        .context("starting the writer thread")?;
+    let workflow = workflow.then(|| {
+        let a = anchorer.clone();
+        tokio::spawn(async move {
+            let mut seen = 0;
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let s = a.stats();
+                if s.anchored > seen {
+                    eprintln!(
+                        "[workflow] anchored {} batches (total {}) up to ledger height {}",
+                        s.anchored - seen,
+                        s.anchored,
+                        s.last_block_height.unwrap_or(0)
+                    );
+                    seen = s.anchored;
+                }
+            }
+        })
+    });
+    Ok(Running {
+        tx: Some(tx),
+        pipeline,
+        anchorer,
+        anchorer_task,
+        workflow,
+    })
+}
+
+impl Running {
+    /// Waits for the pipeline to flush (all senders gone), then anchors what is pending.
+    pub(crate) async fn finish(mut self, workflow_log: bool) -> Result<PipelineSummary> {
+        self.tx.take();
+        let pipeline = self.pipeline;
+        let summary = tokio::task::spawn_blocking(move || pipeline.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
+        self.anchorer.drain();
+        match tokio::time::timeout(Duration::from_secs(60), self.anchorer_task).await {
+            Ok(joined) => joined?.map_err(anyhow::Error::msg)?,
+            Err(_) => self.anchorer.stop_now(),
+        }
+        if let Some(w) = self.workflow {
+            w.abort();
+        }
+        let a = self.anchorer.stats();
+        if workflow_log {
+            eprintln!(
+                "[workflow] done: {} events stored, {} batches sealed, {} anchored{}",
+                summary.events,
+                summary.batches_sealed,
+                a.anchored,
+                a.last_error
+                    .as_ref()
+                    .map(|e| format!("; ledger error: {e} (pending batches stay in the outbox and are retried on the next run)"))
+                    .unwrap_or_default()
+            );
+        }
+        Ok(summary)
+    }
+}
+
+pub async fn generate(args: GenerateArgs) -> Result<()> {
+    if args.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    let mut cfg = PipelineConfig::new(
+        args.batch_size,
+        Duration::from_secs(3600),
+        &args.collector_id,
+    );
+    cfg.workflow_log = args.workflow_log;
+    let running = start(&args.data_dir, &args.ledger, cfg).await?;
+    let containers = SyntheticContainer::named(&args.container_id, args.containers);
+    for c in &containers {
+        conanchor_store::check_container_id(&c.container_instance_id)?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let tx = running.tx.clone().context("pipeline closed")?;
+    let source = synthetic::spawn(
+        SyntheticConfig {
+            containers,
+            rate: 0,
+            count_per_container: Some(args.count),
+            seed: args.seed,
+        },
+        tx,
+        stop.clone(),
+    );
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.store(true, Ordering::Relaxed);
+        }
+    });
+    let sent = tokio::task::spawn_blocking(move || source.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the synthetic source panicked"))?;
+    ctrl_c.abort();
+    let summary = running.finish(args.workflow_log).await?;
+    eprintln!(
+        "generated {sent} events in {} batches into {}",
+        summary.batches_sealed,
+        args.data_dir.display()
+    );
+    Ok(())
+}
+
+pub async fn collect(args: CollectArgs) -> Result<()> {
+    if args.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    let mut cfg = PipelineConfig::new(args.batch_size, args.batch_interval, &args.collector_id);
+    cfg.workflow_log = args.workflow_log;
+    cfg.print_events = !args.quiet;
+    let stop = Arc::new(AtomicBool::new(false));
+    let containers = match args.source {
+        SourceKind::Synthetic => SyntheticContainer::kubernetes_like(args.containers, args.seed),
+        SourceKind::Live => {
+            bail!("the live eBPF source is not available in this build yet; use --source synthetic")
+        }
+    };
+    let running = start(&args.data_dir, &args.ledger, cfg).await?;
+    if args.workflow_log {
+        eprintln!(
+            "[workflow] collecting from the {:?} source into {} (batch size {}, interval {:?}, ledger {:?})",
+            args.source,
+            args.data_dir.display(),
+            args.batch_size,
+            args.batch_interval,
+            args.ledger.ledger_backend
+        );
+    }
+    let tx = running.tx.clone().context("pipeline closed")?;
+    let source = synthetic::spawn(
+        SyntheticConfig {
+            containers,
+            rate: args.rate,
+            count_per_container: None,
+            seed: args.seed ^ crate::util::now_ns(),
+        },
+        tx,
+        stop.clone(),
+    );
+    wait_for_stop(args.duration).await?;
+    stop.store(true, Ordering::Relaxed);
+    if args.workflow_log {
+        eprintln!("[workflow] stopping: flushing partial batches and anchoring what is pending");
+    }
+    tokio::task::spawn_blocking(move || source.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the synthetic source panicked"))?;
+    running.finish(args.workflow_log).await?;
+    Ok(())
+}
+
+/// Returns on SIGINT, SIGTERM or after `duration`.
+async fn wait_for_stop(duration: Option<Duration>) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let sleep = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+        _ = sleep => {}
+    }
+    Ok(())
+}
+
+/// Waits until the outbox of `dir` is empty (used by bench and tests after a drain).
+pub async fn wait_anchored(dir: &std::path::Path) -> Result<()> {
+    let store = Store::open_existing(dir)?;
+    let pending = store.stats()?.pending_anchors;
+    anyhow::ensure!(pending == 0, "{pending} batches were not anchored");
+    Ok(())
+}

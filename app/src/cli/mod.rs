@@ -1,0 +1,93 @@
+//! The headless command line of `conanchor-tui` (and the seed-compatible `collector` and
+//! `verifier` binaries).
+
+pub mod collect;
+pub mod transfer;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::bench::BenchArgs;
+
+const ABOUT: &str = "ConAnchor: tamper-evident container runtime-security logs.\n\
+Events are hashed, sealed into per-container Merkle batches chained by hash, and anchored \
+on a ledger; `verify` proves the stored logs are exactly what was anchored, or pinpoints \
+what was modified, deleted, inserted, reordered or rolled back.";
+
+const EXAMPLES: &str = "Examples:
+  conanchor-tui generate --data-dir ./data --container-id demo-container --count 100 --batch-size 10
+  conanchor-tui verify --data-dir ./data --container-instance-id demo-container
+  conanchor-tui collect --source synthetic --rate 500 --data-dir ./data --workflow-log
+  conanchor-tui export --data-dir ./data --out ./evidence
+  conanchor-tui verify --data-dir ./evidence --json
+  conanchor-tui bench --events 1000000";
+
+#[derive(Debug, Parser)]
+#[command(name = "conanchor-tui", version, about = ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate synthetic events through the real pipeline (no eBPF), seal and anchor them.
+    Generate(collect::GenerateArgs),
+    /// Run the collector until SIGINT/SIGTERM: events as JSONL on stdout, stored, sealed, anchored.
+    Collect(collect::CollectArgs),
+    /// Verify stored evidence against the ledger (exit 0 OK, 1 FAILED, 2 could not run).
+    Verify(verify::VerifyArgs),
+    /// Export the store to the seed's layout (logs/, batches/, ledger/) for auditors.
+    Export(transfer::ExportArgs),
+    /// Import an exported directory into a new SQLite data dir.
+    Import(transfer::ImportArgs),
+    /// Measure ingest and verify throughput, the SHA-256 limit and peak memory.
+    Bench(BenchArgs),
+}
+
+/// Default data dir, as in the seed.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+/// Runs one command on a fresh runtime; errors print one line and exit 2.
+pub fn run_command(command: Command) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CONANCHOR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result: anyhow::Result<u8> = rt.block_on(async move {
+        match command {
+            Command::Generate(a) => collect::generate(a).await.map(|_| 0),
+            Command::Collect(a) => collect::collect(a).await.map(|_| 0),
+            Command::Verify(a) => verify::run(a).await,
+            Command::Export(a) => transfer::export_cmd(a).map(|_| 0),
+            Command::Import(a) => transfer::import_cmd(a).map(|_| 0),
+            Command::Bench(a) => crate::bench::run(a).await.map(|_| 0),
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {}", crate::one_line(&e));
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Choosing and opening the ledger backend from command-line flags.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use conanchor_ledger::{Ledger, MockChain};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Backend {
+    /// The local hash-chained file `<data-dir>/ledger/mock_chain.jsonl`.
+    #[default]
+    Mock,
+    /// An Ethereum JSON-RPC chain (Hyperledger Besu, anvil, …) through AnchorRegistry.
+    #[value(alias = "evm")]
+    Besu,
+}
+
+/// Ledger flags shared by collect, generate, verify and the workstation.
+#[derive(Debug, Clone, Args, Default)]
+pub struct LedgerArgs {
+    /// Where anchors go: mock (local file) or besu/evm (AnchorRegistry contract).
+    #[arg(long, value_enum, default_value_t = Backend::Mock, env = "CONANCHOR_LEDGER_BACKEND")]
+    pub ledger_backend: Backend,
+    /// JSON-RPC URL of the EVM node.
+    #[arg(long, default_value = "http://127.0.0.1:8545", env = "BESU_RPC_URL")]
+    pub besu_rpc_url: String,
+    /// Expected chain id (0 = read it from the node).
+    #[arg(long, default_value_t = 0)]
+    pub besu_chain_id: u64,
+    /// Address of the deployed AnchorRegistry.
+    #[arg(long, env = "BESU_CONTRACT_ADDRESS")]
+    pub besu_contract_address: Option<String>,
+    /// File holding the collector's private key (else CONANCHOR_BESU_PRIVATE_KEY).
+    #[arg(long)]
+    pub besu_key_file: Option<PathBuf>,
+    /// Mock chain file (default: <data-dir>/ledger/mock_chain.jsonl).
+    #[arg(long)]
+    pub mock_chain: Option<PathBuf>,
+}
+
+impl LedgerArgs {
+    pub fn mock_path(&self, data_dir: &Path) -> PathBuf {
+        self.mock_chain
+            .clone()
+            .unwrap_or_else(|| MockChain::path_in(data_dir))
+    }
+
+    /// Opens the chosen ledger for the evidence in `data_dir`.
+    pub async fn open(&self, data_dir: &Path) -> Result<Arc<dyn Ledger>> {
+        match self.ledger_backend {
+            Backend::Mock => Ok(Arc::new(MockChain::open(&self.mock_path(data_dir))?)),
+            Backend::Besu => bail!(
+                "the besu/evm ledger backend is not available in this build yet; use --ledger-backend mock"
+            ),
+        }
+    }
+}

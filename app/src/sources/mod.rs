@@ -1,0 +1,4 @@
+//! Event sources. Each hands the pipeline [`crate::pipeline::SourceMsg`]s through a bounded
+//! channel; the pipeline does the rest, whatever the source.
+
+pub mod synthetic;
