@@ -1,5 +1,6 @@
 //! ConAnchor: the pipeline, sources, verification and the command line.
 
+pub mod attack;
 pub mod bench;
 pub mod cli;
 pub mod ledgers;
