@@ -7,6 +7,7 @@
 
 pub mod anchorer;
 pub mod error;
+pub mod evm;
 pub mod mock;
 
 use async_trait::async_trait;
