@@ -5,6 +5,7 @@
 //! `CONANCHOR_ANVIL`, then `tools/bin/anvil` (`scripts/dev/install-tools.sh anvil`), then
 //! `PATH`.
 
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,7 +23,8 @@ fn workspace_root() -> PathBuf {
 
 fn find_anvil() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("CONANCHOR_ANVIL").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
+        // An explicit choice is final: a wrong path is "not found", not a fallback.
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let root = workspace_root();
     for rel in [
@@ -50,7 +52,11 @@ fn anvil_or_skip(test: &str) -> Option<PathBuf> {
     if std::env::var("CONANCHOR_REQUIRE_ANVIL").as_deref() == Ok("1") {
         panic!("{test}: anvil not found and CONANCHOR_REQUIRE_ANVIL=1; install it with scripts/dev/install-tools.sh anvil or set CONANCHOR_ANVIL");
     }
-    eprintln!("SKIP: {test}: anvil not found (set CONANCHOR_ANVIL or install it with scripts/dev/install-tools.sh anvil)");
+    // Straight to the stderr stream: libtest hides `eprintln!` of passing tests.
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "SKIP: {test}: anvil not found (set CONANCHOR_ANVIL or install it with scripts/dev/install-tools.sh anvil)"
+    );
     None
 }
 
@@ -684,4 +690,137 @@ async fn connection_errors_say_what_to_fix() {
     let err = EvmLedger::connect(bad_key).await.err().unwrap();
     assert!(err.to_string().contains("not a 32-byte hex"), "{err}");
     assert!(!err.to_string().contains("1234"), "the key is never echoed");
+}
+
+async fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The anchorer drains a real store's outbox onto the EVM ledger; while the node is down
+/// collection goes on, the outbox grows, and after the restart every batch is anchored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_anchorer_rides_out_a_node_outage_without_losing_a_batch() {
+    use std::sync::Arc;
+
+    use conanchor_ledger::anchorer::{self, AnchorerConfig};
+    use conanchor_store::{Store, Writer, WriterConfig};
+
+    let Some(bin) = anvil_or_skip("the_anchorer_rides_out_a_node_outage") else {
+        return;
+    };
+    let mut anvil = Anvil::start(&bin, &[]);
+    let (_, ledger) = anvil.deploy_and_connect(0).await;
+    let ledger = Arc::new(ledger);
+    let data = tempfile::tempdir().unwrap();
+    let mut writer = Writer::open(
+        Store::create(data.path()).unwrap(),
+        WriterConfig {
+            batch_size: 5,
+            collector_id: "collector-1".into(),
+        },
+    )
+    .unwrap();
+    let (handle, task) = anchorer::spawn(
+        data.path().to_path_buf(),
+        ledger.clone(),
+        AnchorerConfig {
+            max_batches_per_call: 64,
+            idle_poll: Duration::from_millis(100),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(400),
+        },
+    );
+    let containers = [cid("outbox-a"), cid("outbox-b")];
+    let mut ts = 1_710_000_000_000_000_000u64;
+    let mut collect = |writer: &mut Writer, n: usize| {
+        for i in 0..n {
+            ts += 1_000;
+            let c = &containers[i % 2];
+            writer
+                .append(Event {
+                    timestamp_ns: ts,
+                    event_type: "exec".into(),
+                    comm: "wget".into(),
+                    path: "/usr/bin/wget".into(),
+                    cgroup_id: "49396".into(),
+                    container_id: c.clone(),
+                    container_instance_id: c.clone(),
+                    risk: "high".into(),
+                    policy: "wget-exec".into(),
+                    ..Event::default()
+                })
+                .unwrap();
+        }
+        writer.commit(ts).unwrap();
+        handle.kick();
+    };
+    let pending = |dir: &Path| {
+        Store::open_existing(dir)
+            .unwrap()
+            .stats()
+            .unwrap()
+            .pending_anchors
+    };
+    collect(&mut writer, 50); // 5 batches per container
+    wait_until("the first batches are anchored", || {
+        pending(data.path()) == 0
+    })
+    .await;
+
+    anvil.stop();
+    collect(&mut writer, 50);
+    wait_until("the anchorer notices the outage", || {
+        handle.stats().consecutive_failures >= 2
+    })
+    .await;
+    let stats = handle.stats();
+    assert!(
+        stats
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("unreachable"),
+        "{stats:?}"
+    );
+    collect(&mut writer, 20);
+    assert_eq!(
+        pending(data.path()),
+        14,
+        "collection went on; the outbox grew"
+    );
+
+    anvil.restart();
+    wait_until("every pending batch is anchored", || {
+        pending(data.path()) == 0
+    })
+    .await;
+    handle.drain();
+    task.await.unwrap().unwrap();
+
+    for c in &containers {
+        let anchors = ledger.list_anchors(c).await.unwrap();
+        let ids: Vec<u64> = anchors
+            .iter()
+            .map(|a| a.header.container_batch_id)
+            .collect();
+        assert_eq!(
+            ids,
+            (1..=12).collect::<Vec<_>>(),
+            "nothing lost, nothing doubled"
+        );
+        assert_eq!(
+            ledger
+                .container_head(c)
+                .await
+                .unwrap()
+                .unwrap()
+                .container_batch_id,
+            12
+        );
+    }
+    assert!(ledger.verify_chain().await.unwrap().is_valid());
 }

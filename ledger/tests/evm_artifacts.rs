@@ -5,6 +5,7 @@
 //! solc is installed (`scripts/dev/install-tools.sh solc`) or `CONANCHOR_REQUIRE_SOLC=1`:
 //! the script rebuilds into a temp dir and every artifact must be byte-identical.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -40,7 +41,10 @@ fn artifacts_rebuild_byte_for_byte() {
         if std::env::var("CONANCHOR_REQUIRE_SOLC").as_deref() == Ok("1") {
             panic!("solc not installed and CONANCHOR_REQUIRE_SOLC=1: run scripts/dev/install-tools.sh solc");
         }
-        eprintln!("SKIP: artifacts_rebuild_byte_for_byte: solc not installed (scripts/dev/install-tools.sh solc)");
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIP: artifacts_rebuild_byte_for_byte: solc not installed (scripts/dev/install-tools.sh solc)"
+        );
         return;
     }
     let out = Command::new("bash")
