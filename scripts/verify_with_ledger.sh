@@ -23,7 +23,7 @@ to_batch="${4:-0}"
 backend="${LEDGER_BACKEND:-mock}"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=lib/conanchor_bin.sh
+# shellcheck source=scripts/lib/conanchor_bin.sh
 . "$root/scripts/lib/conanchor_bin.sh"
 
 args=(verify --data-dir "$data_dir" --container-instance-id "$container"

@@ -32,7 +32,7 @@ elif [ -z "${CONANCHOR_BESU_PRIVATE_KEY:-}" ]; then
     exit 2
 fi
 
-# shellcheck source=../lib/conanchor_bin.sh
+# shellcheck source=scripts/lib/conanchor_bin.sh
 . "$root/scripts/lib/conanchor_bin.sh"
 mkdir -p "$(dirname "$address_file")"
 conanchor_tui ledger deploy \

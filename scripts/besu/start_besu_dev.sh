@@ -65,6 +65,7 @@ if [ ! -f "$data_dir/genesis.json" ] || [ ! -f "$data_dir/key" ]; then
     rm -rf "$data_dir/network-files"
 fi
 
+# shellcheck disable=SC2054 # the commas are inside Besu option values
 common=(
     --data-path="$d/db"
     --genesis-file="$d/genesis.json"

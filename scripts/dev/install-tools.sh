@@ -20,12 +20,13 @@ need npm
 
 installed_version() { # package -> version or empty
     local pj="$tools/node_modules/$1/package.json"
-    [ -f "$pj" ] && node -p "require('$pj').version" 2>/dev/null || true
+    if [ -f "$pj" ]; then node -p "require('$pj').version" 2>/dev/null || true; fi
 }
 
-want=("${@:-anvil solc}")
+want=("$@")
+[ "${#want[@]}" -gt 0 ] || want=(anvil solc)
 pkgs=()
-for w in ${want[@]}; do
+for w in "${want[@]}"; do
     case "$w" in
         anvil) [ "$(installed_version @foundry-rs/anvil-linux-amd64)" = "$ANVIL_VERSION" ] \
                    || pkgs+=("@foundry-rs/anvil-linux-amd64@$ANVIL_VERSION") ;;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts: defines `conanchor_tui ARGS…`, running the conanchor-tui binary from
 # $CONANCHOR_TUI, target/release, target/debug or PATH, else building it with cargo.
 _conanchor_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
