@@ -21,6 +21,8 @@ pub use hash::Hash32;
 pub use merkle::{inclusion_proof, merkle_root, verify_inclusion};
 pub use model::{AnchorRecord, AnchorState, Batch, BatchHeader, Event, LogTag, LogTagRef};
 pub use reader::{EvidenceReader, LeafRow};
+/// Re-exported because [`Store::connection`] hands out a raw connection (the attack lab).
+pub use rusqlite;
 pub use sqlite::{AnchoredItem, Store, StoreStats, DB_FILE};
 pub use writer::{CommitStats, Writer, WriterConfig};
 
