@@ -1,7 +1,9 @@
 //! The headless command line of `conanchor-tui` (and the seed-compatible `collector` and
 //! `verifier` binaries).
 
+pub mod attack;
 pub mod collect;
+pub mod diff;
 pub mod transfer;
 pub mod verify;
 
@@ -46,6 +48,10 @@ pub enum Command {
     Import(transfer::ImportArgs),
     /// Measure ingest and verify throughput, the SHA-256 limit and peak memory.
     Bench(BenchArgs),
+    /// Tamper with stored evidence on purpose (journaled), or undo it with --restore.
+    Attack(attack::AttackArgs),
+    /// Show one batch as anchored leaves vs stored events, with before/after of modified events.
+    Diff(diff::DiffArgs),
 }
 
 /// Default data dir, as in the seed.
@@ -81,6 +87,8 @@ pub fn run_command(command: Command) -> ExitCode {
             Command::Export(a) => transfer::export_cmd(a).map(|_| 0),
             Command::Import(a) => transfer::import_cmd(a).map(|_| 0),
             Command::Bench(a) => crate::bench::run(a).await.map(|_| 0),
+            Command::Attack(a) => attack::run(a),
+            Command::Diff(a) => diff::run(a).await,
         }
     });
     match result {

@@ -1,0 +1,594 @@
+//! Attacks on the SQLite store, with raw SQL as an attacker with write access to
+//! `conanchor.db` would use. Every changed row is recorded as a before/after image in the
+//! same transaction as its journal entry.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use conanchor_store::rusqlite::types::{Value, ValueRef};
+use conanchor_store::rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use conanchor_store::sqlite::pack_leaves;
+use conanchor_store::{Batch, Event, EvidenceReader, Store};
+
+use super::journal::{self, check_table, Content, JournalEntry, RowImage, SqlValue, UndoOp};
+use super::{
+    aim, files, ledger, tamper, AttackOutcome, AttackSpec, AttackType, Done, RestoreScope,
+};
+
+/// Content columns of `events`, in the order [`event_params`] binds them.
+const EVENT_COLS: &str = "container_seq, global_seq, timestamp_ns, event_type, pid, tgid, uid, \
+     gid, comm, path, extra, flags, retval, cgroup_id, container_id, risk, policy";
+
+/// Tables whose rowid has a named alias (`id`), so a row image already carries it.
+fn has_rowid_alias(table: &str) -> bool {
+    matches!(table, "events" | "containers")
+}
+
+fn value_of(v: ValueRef<'_>) -> SqlValue {
+    match v {
+        ValueRef::Null => SqlValue::Null,
+        ValueRef::Integer(i) => SqlValue::Integer(i),
+        ValueRef::Real(f) => SqlValue::Real(f),
+        ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => SqlValue::Blob(hex::encode(b)),
+    }
+}
+
+fn to_value(v: &SqlValue) -> Result<Value> {
+    Ok(match v {
+        SqlValue::Null => Value::Null,
+        SqlValue::Integer(i) => Value::Integer(*i),
+        SqlValue::Real(f) => Value::Real(*f),
+        SqlValue::Text(t) => Value::Text(t.clone()),
+        SqlValue::Blob(h) => Value::Blob(hex::decode(h).context("journal blob is not hex")?),
+    })
+}
+
+/// The row `rowid` of `table` as it is now.
+pub(crate) fn snapshot(conn: &Connection, table: &str, rowid: i64) -> Result<RowImage> {
+    check_table(table)?;
+    let mut stmt = conn.prepare(&format!("SELECT * FROM {table} WHERE rowid = ?1"))?;
+    let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let values = stmt
+        .query_row([rowid], |r| {
+            (0..names.len())
+                .map(|i| r.get_ref(i).map(value_of))
+                .collect::<conanchor_store::rusqlite::Result<Vec<SqlValue>>>()
+        })
+        .optional()?;
+    Ok(RowImage {
+        table: table.to_string(),
+        rowid,
+        values: values.map(|v| names.into_iter().zip(v).collect()),
+    })
+}
+
+/// Puts `before` back in place of `after`.
+pub(crate) fn restore_row(conn: &Connection, before: &RowImage, after: &RowImage) -> Result<()> {
+    check_table(&before.table)?;
+    check_table(&after.table)?;
+    conn.execute(
+        &format!("DELETE FROM {} WHERE rowid = ?1", after.table),
+        [after.rowid],
+    )?;
+    let Some(values) = &before.values else {
+        return Ok(());
+    };
+    let mut cols: Vec<&str> = Vec::with_capacity(values.len() + 1);
+    let mut vals: Vec<Value> = Vec::with_capacity(values.len() + 1);
+    if !has_rowid_alias(&before.table) {
+        cols.push("rowid");
+        vals.push(Value::Integer(before.rowid));
+    }
+    for (name, v) in values {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            bail!("the attack journal names a bad column {name:?}");
+        }
+        cols.push(name);
+        vals.push(to_value(v)?);
+    }
+    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+    conn.execute(
+        &format!(
+            "INSERT OR REPLACE INTO {} ({}) VALUES ({})",
+            before.table,
+            cols.join(", "),
+            marks.join(", ")
+        ),
+        conanchor_store::rusqlite::params_from_iter(vals),
+    )?;
+    Ok(())
+}
+
+/// Runs `change` on one row and records its before/after images.
+fn record(
+    conn: &Connection,
+    ops: &mut Vec<UndoOp>,
+    table: &str,
+    rowid: i64,
+    change: impl FnOnce(&Connection) -> Result<()>,
+) -> Result<()> {
+    let before = snapshot(conn, table, rowid)?;
+    change(conn)?;
+    let after = snapshot(conn, table, rowid)?;
+    ops.push(UndoOp::Row { before, after });
+    Ok(())
+}
+
+fn event_params(e: &Event) -> [Value; 17] {
+    [
+        Value::Integer(e.container_seq as i64),
+        Value::Integer(e.global_seq as i64),
+        Value::Integer(e.timestamp_ns as i64),
+        Value::Text(e.event_type.clone()),
+        Value::Integer(i64::from(e.pid)),
+        Value::Integer(i64::from(e.tgid)),
+        Value::Integer(i64::from(e.uid)),
+        Value::Integer(i64::from(e.gid)),
+        Value::Text(e.comm.clone()),
+        Value::Text(e.path.clone()),
+        Value::Text(e.extra.clone()),
+        Value::Integer(e.flags as i64),
+        Value::Integer(e.retval),
+        Value::Text(e.cgroup_id.clone()),
+        Value::Text(e.container_id.clone()),
+        Value::Text(e.risk.clone()),
+        Value::Text(e.policy.clone()),
+    ]
+}
+
+fn update_event(conn: &Connection, rowid: i64, e: &Event) -> Result<()> {
+    let sets: Vec<String> = EVENT_COLS
+        .split(", ")
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 1))
+        .collect();
+    let mut vals: Vec<Value> = event_params(e).into();
+    vals.push(Value::Integer(rowid));
+    conn.execute(
+        &format!("UPDATE events SET {} WHERE id = ?18", sets.join(", ")),
+        conanchor_store::rusqlite::params_from_iter(vals),
+    )?;
+    Ok(())
+}
+
+fn insert_event(conn: &Connection, key: i64, e: &Event) -> Result<i64> {
+    let mut vals: Vec<Value> = vec![Value::Integer(key)];
+    vals.extend(event_params(e));
+    let marks: Vec<String> = (1..=vals.len()).map(|i| format!("?{i}")).collect();
+    conn.execute(
+        &format!(
+            "INSERT INTO events (container, {EVENT_COLS}) VALUES ({})",
+            marks.join(", ")
+        ),
+        conanchor_store::rusqlite::params_from_iter(vals),
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The first stored row (storage order) of `seq`.
+fn event_rowid(conn: &Connection, key: i64, seq: u64) -> Result<i64> {
+    conn.query_row(
+        "SELECT id FROM events WHERE container = ?1 AND container_seq = ?2 ORDER BY id LIMIT 1",
+        params![key, seq as i64],
+        |r| r.get(0),
+    )
+    .optional()?
+    .with_context(|| format!("no stored event with container_seq {seq}"))
+}
+
+/// The stored neighbour (next in storage order, else previous) of row `id` within the
+/// batch's sequence range: the row a reorder swaps with.
+fn neighbour_rowid(conn: &Connection, key: i64, id: i64, first: u64, last: u64) -> Result<i64> {
+    let q = |sql: &str| -> Result<Option<i64>> {
+        Ok(conn
+            .query_row(sql, params![key, id, first as i64, last as i64], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    };
+    if let Some(next) = q("SELECT id FROM events WHERE container = ?1 AND id > ?2 \
+         AND container_seq BETWEEN ?3 AND ?4 ORDER BY id LIMIT 1")?
+    {
+        return Ok(next);
+    }
+    q("SELECT id FROM events WHERE container = ?1 AND id < ?2 \
+       AND container_seq BETWEEN ?3 AND ?4 ORDER BY id DESC LIMIT 1")?
+    .context("the batch has a single stored event: nothing to reorder it with")
+}
+
+fn batch_rowid(conn: &Connection, key: i64, id: u64) -> Result<i64> {
+    conn.query_row(
+        "SELECT rowid FROM batches WHERE container = ?1 AND container_batch_id = ?2",
+        params![key, id as i64],
+        |r| r.get(0),
+    )
+    .with_context(|| format!("batch {id} row"))
+}
+
+pub(crate) fn run(spec: &AttackSpec) -> Result<AttackOutcome> {
+    let mut store = Store::open_existing(&spec.data_dir)?;
+    let cid = spec.container_instance_id.clone();
+    let aim = aim(&mut store, spec)?;
+    let batch_id = aim.batch.header.container_batch_id;
+    // Content read through the reader before any change, for the journal.
+    let tail_batches: Vec<Batch> = match spec.kind {
+        AttackType::ForgeBatch | AttackType::RollbackContainer => {
+            let mut out = Vec::new();
+            for id in &aim.tail {
+                match store.batch(&cid, *id)? {
+                    Some(Ok(b)) => out.push(b),
+                    Some(Err(reason)) => bail!("batch {id} cannot be read: {reason}"),
+                    None => bail!("batch {id} vanished"),
+                }
+            }
+            out
+        }
+        _ => Vec::new(),
+    };
+    let tail_events: Vec<Event> = if spec.kind == AttackType::RollbackContainer {
+        store.events_in_range(&cid, aim.batch.header.first_container_seq, u64::MAX >> 1)?
+    } else {
+        Vec::new()
+    };
+    let db = store.path().to_path_buf();
+    let conn = store.connection();
+    let key: i64 = conn
+        .query_row(
+            "SELECT id FROM containers WHERE container_instance_id = ?1",
+            [&cid],
+            |r| r.get(0),
+        )
+        .with_context(|| format!("container {cid} is not in the store"))?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let h = &aim.batch.header;
+    let mut ops = Vec::new();
+    let mut before = Content::default();
+    let mut after = Content::default();
+    let done = match spec.kind {
+        AttackType::ModifyLog | AttackType::ForgeBatch => {
+            let ev = aim.event.clone().context("no target event")?;
+            let rowid = event_rowid(&tx, key, aim.seq)?;
+            let new = tamper::tampered(&ev);
+            record(&tx, &mut ops, "events", rowid, |c| {
+                update_event(c, rowid, &new)
+            })?;
+            let change = tamper::describe_change(&ev, &new);
+            let mut details = vec![format!(
+                "events row {rowid} (container_seq {}): {change}",
+                aim.seq
+            )];
+            before.events.push(ev.clone());
+            after.events.push(new.clone());
+            let description = if spec.kind == AttackType::ModifyLog {
+                format!(
+                    "modified container_seq {} in batch {batch_id} of {cid}: {change}",
+                    aim.seq
+                )
+            } else {
+                let mut forged = tail_batches.clone();
+                tamper::forge_chain(&mut forged, aim.seq, new.leaf_hash())?;
+                for (old, b) in tail_batches.iter().zip(&forged) {
+                    let id = b.header.container_batch_id;
+                    let rowid = batch_rowid(&tx, key, id)?;
+                    record(&tx, &mut ops, "batches", rowid, |c| {
+                        c.execute(
+                            "UPDATE batches SET previous_container_batch_hash = ?1, \
+                             merkle_root = ?2, container_batch_hash = ?3, leaves = ?4 WHERE rowid = ?5",
+                            params![
+                                b.header.previous_container_batch_hash.to_hex(),
+                                b.header.merkle_root.to_hex(),
+                                b.header.container_batch_hash.to_hex(),
+                                pack_leaves(&b.tag_refs()),
+                                rowid
+                            ],
+                        )?;
+                        Ok(())
+                    })?;
+                    details.push(format!(
+                        "batch {id}: container_batch_hash {} -> {}{}",
+                        old.header.container_batch_hash.short(),
+                        b.header.container_batch_hash.short(),
+                        if old.header.merkle_root != b.header.merkle_root {
+                            format!(
+                                ", merkle_root {} -> {}",
+                                old.header.merkle_root.short(),
+                                b.header.merkle_root.short()
+                            )
+                        } else {
+                            ", previous_container_batch_hash re-chained".to_string()
+                        }
+                    ));
+                }
+                if let Some(last) = forged.last() {
+                    record(&tx, &mut ops, "containers", key, |c| {
+                        c.execute(
+                            "UPDATE containers SET last_batch_hash = ?1 WHERE id = ?2",
+                            params![last.header.container_batch_hash.to_hex(), key],
+                        )?;
+                        Ok(())
+                    })?;
+                }
+                before.batches = tail_batches.clone();
+                after.batches = forged.clone();
+                format!(
+                    "forged batch {batch_id} of {cid}: {change} at container_seq {}, then recomputed its leaf, Merkle root and batch hash and re-chained {} following batch(es); the store is self-consistent, only the ledger disagrees",
+                    aim.seq,
+                    forged.len().saturating_sub(1)
+                )
+            };
+            Done {
+                batch_id,
+                seqs: vec![aim.seq],
+                description,
+                details,
+                ops,
+                before,
+                after,
+            }
+        }
+        AttackType::DeleteLog => {
+            let ev = aim.event.clone().context("no target event")?;
+            let rowid = event_rowid(&tx, key, aim.seq)?;
+            record(&tx, &mut ops, "events", rowid, |c| {
+                c.execute("DELETE FROM events WHERE id = ?1", [rowid])?;
+                Ok(())
+            })?;
+            before.events.push(ev.clone());
+            Done {
+                batch_id,
+                seqs: vec![aim.seq],
+                description: format!(
+                    "deleted container_seq {} ({} {} {:?}) from batch {batch_id} of {cid}",
+                    aim.seq, ev.event_type, ev.comm, ev.path
+                ),
+                details: vec![format!("events row {rowid} deleted")],
+                ops,
+                before,
+                after,
+            }
+        }
+        AttackType::InsertLog => {
+            let ev = aim.event.clone().context("no target event")?;
+            let forged = tamper::forged(&ev);
+            let rowid = insert_event(&tx, key, &forged)?;
+            ops.push(UndoOp::Row {
+                before: RowImage {
+                    table: "events".into(),
+                    rowid,
+                    values: None,
+                },
+                after: snapshot(&tx, "events", rowid)?,
+            });
+            after.events.push(forged.clone());
+            Done {
+                batch_id,
+                seqs: vec![aim.seq],
+                description: format!(
+                    "inserted a forged event ({} {} {:?}, {:?}) with the duplicate container_seq {} into batch {batch_id} of {cid}",
+                    forged.event_type, forged.comm, forged.path, forged.extra, aim.seq
+                ),
+                details: vec![format!("events row {rowid} added")],
+                ops,
+                before,
+                after,
+            }
+        }
+        AttackType::ReorderLog => {
+            let a_row = event_rowid(&tx, key, aim.seq)?;
+            let b_row =
+                neighbour_rowid(&tx, key, a_row, h.first_container_seq, h.last_container_seq)?;
+            let a = read_event(&tx, &cid, a_row)?;
+            let b = read_event(&tx, &cid, b_row)?;
+            record(&tx, &mut ops, "events", a_row, |c| {
+                update_event(c, a_row, &b)
+            })?;
+            record(&tx, &mut ops, "events", b_row, |c| {
+                update_event(c, b_row, &a)
+            })?;
+            let mut seqs = vec![a.container_seq, b.container_seq];
+            seqs.sort_unstable();
+            before.events = vec![a.clone(), b.clone()];
+            after.events = vec![b.clone(), a.clone()];
+            Done {
+                batch_id,
+                seqs,
+                description: format!(
+                    "swapped the storage positions of container_seq {} and {} in batch {batch_id} of {cid} (events rows {a_row} and {b_row} exchanged their contents)",
+                    a.container_seq, b.container_seq
+                ),
+                details: vec![
+                    format!("events row {a_row}: container_seq {} -> {}", a.container_seq, b.container_seq),
+                    format!("events row {b_row}: container_seq {} -> {}", b.container_seq, a.container_seq),
+                ],
+                ops,
+                before,
+                after,
+            }
+        }
+        AttackType::RollbackContainer => {
+            let first_seq = h.first_container_seq;
+            let mut details = Vec::new();
+            for b in &tail_batches {
+                let id = b.header.container_batch_id;
+                let rowid = batch_rowid(&tx, key, id)?;
+                record(&tx, &mut ops, "batches", rowid, |c| {
+                    c.execute("DELETE FROM batches WHERE rowid = ?1", [rowid])?;
+                    Ok(())
+                })?;
+                let outbox: Option<i64> = tx
+                    .query_row(
+                        "SELECT rowid FROM anchor_outbox WHERE container = ?1 AND container_batch_id = ?2",
+                        params![key, id as i64],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(o) = outbox {
+                    record(&tx, &mut ops, "anchor_outbox", o, |c| {
+                        c.execute("DELETE FROM anchor_outbox WHERE rowid = ?1", [o])?;
+                        Ok(())
+                    })?;
+                }
+                details.push(format!(
+                    "batch {id} deleted (container_seq {}..={}, {})",
+                    b.header.first_container_seq,
+                    b.header.last_container_seq,
+                    match &b.tx_id {
+                        Some(_) => "anchored",
+                        None => "still pending: the ledger never saw it",
+                    }
+                ));
+            }
+            let rows: Vec<i64> = {
+                let mut stmt = tx.prepare(
+                    "SELECT id FROM events WHERE container = ?1 AND container_seq >= ?2 ORDER BY id",
+                )?;
+                let ids = stmt
+                    .query_map(params![key, first_seq as i64], |r| r.get(0))?
+                    .collect::<conanchor_store::rusqlite::Result<Vec<i64>>>()?;
+                ids
+            };
+            for rowid in &rows {
+                record(&tx, &mut ops, "events", *rowid, |c| {
+                    c.execute("DELETE FROM events WHERE id = ?1", [rowid])?;
+                    Ok(())
+                })?;
+            }
+            details.push(format!(
+                "{} events deleted (container_seq >= {first_seq})",
+                rows.len()
+            ));
+            record(&tx, &mut ops, "containers", key, |c| {
+                c.execute(
+                    "UPDATE containers SET next_batch_id = ?1, last_batch_hash = ?2, \
+                     next_container_seq = ?3, open_dropped = 0 WHERE id = ?4",
+                    params![
+                        batch_id as i64,
+                        h.previous_container_batch_hash.to_hex(),
+                        first_seq as i64,
+                        key
+                    ],
+                )?;
+                Ok(())
+            })?;
+            details.push(format!(
+                "container state rewound: next batch {batch_id}, next container_seq {first_seq}"
+            ));
+            before.events = tail_events.clone();
+            before.batches = tail_batches.clone();
+            let last = aim.tail.last().copied().unwrap_or(batch_id);
+            Done {
+                batch_id,
+                seqs: tail_events.iter().map(|e| e.container_seq).collect(),
+                description: format!(
+                    "rolled {cid} back to before batch {batch_id}: deleted batch(es) {batch_id}..={last}, their anchor state and {} events",
+                    rows.len()
+                ),
+                details,
+                ops,
+                before,
+                after,
+            }
+        }
+        AttackType::TamperLedger => {
+            let (op, old, new) =
+                ledger::tamper(&spec.data_dir, &super::chain_path(spec), &cid, batch_id)?;
+            before.anchors.push(old.clone());
+            after.anchors.push(new.clone());
+            let detail = ledger::describe(&old, &new);
+            ops.push(op);
+            Done {
+                batch_id,
+                seqs: Vec::new(),
+                description: format!(
+                    "edited the mock chain's anchor of batch {batch_id} of {cid}: {detail}"
+                ),
+                details: vec![format!(
+                    "{}: block of batch {batch_id} rewritten",
+                    spec.mock_chain.display()
+                )],
+                ops,
+                before,
+                after,
+            }
+        }
+    };
+    let entry = done.entry(spec);
+    let committed = journal::insert_sqlite(&tx, &entry).and_then(|id| {
+        tx.commit().context("committing the attack")?;
+        Ok(id)
+    });
+    let id = match committed {
+        Ok(id) => id,
+        Err(e) => {
+            // The ledger file is not in the transaction: put it back by hand.
+            files::undo_file_ops(&spec.data_dir, &entry.undo.ops);
+            return Err(e);
+        }
+    };
+    Ok(done.outcome(spec, id, format!("journaled as #{id} in {}", db.display())))
+}
+
+/// The event stored in row `rowid` (the container id comes from the containers table).
+fn read_event(conn: &Connection, cid: &str, rowid: i64) -> Result<Event> {
+    conn.query_row(
+        &format!("SELECT id, {EVENT_COLS} FROM events WHERE id = ?1"),
+        [rowid],
+        |r| {
+            Ok(Event {
+                container_seq: r.get::<_, i64>(1)? as u64,
+                global_seq: r.get::<_, i64>(2)? as u64,
+                timestamp_ns: r.get::<_, i64>(3)? as u64,
+                event_type: r.get(4)?,
+                pid: r.get(5)?,
+                tgid: r.get(6)?,
+                uid: r.get(7)?,
+                gid: r.get(8)?,
+                comm: r.get(9)?,
+                path: r.get(10)?,
+                extra: r.get(11)?,
+                flags: r.get::<_, i64>(12)? as u64,
+                retval: r.get(13)?,
+                cgroup_id: r.get(14)?,
+                container_id: r.get(15)?,
+                container_instance_id: cid.to_string(),
+                risk: r.get(16)?,
+                policy: r.get(17)?,
+            })
+        },
+    )
+    .with_context(|| format!("reading events row {rowid}"))
+}
+
+pub(crate) fn restore(data_dir: &Path, scope: RestoreScope) -> Result<Vec<String>> {
+    let mut store = Store::open_existing(data_dir)?;
+    let conn = store.connection();
+    let entries = journal::read_sqlite(conn)?;
+    let open: Vec<&JournalEntry> = entries.iter().filter(|e| !e.restored).collect();
+    let chosen: Vec<&JournalEntry> = match scope {
+        RestoreScope::Last => match journal::last_open_sqlite(conn)? {
+            Some(id) => open.into_iter().filter(|e| e.id == id).collect(),
+            None => Vec::new(),
+        },
+        RestoreScope::All => open.into_iter().rev().collect(),
+    };
+    let mut lines = Vec::new();
+    for e in chosen {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Files first (they can refuse), then rows, newest change first.
+        for op in e.undo.ops.iter().rev() {
+            match op {
+                UndoOp::Row { before, after } => restore_row(&tx, before, after)?,
+                other => files::undo_file_op(data_dir, other)?,
+            }
+        }
+        journal::mark_restored_sqlite(&tx, e.id)?;
+        tx.commit()
+            .with_context(|| format!("committing the restore of #{}", e.id))?;
+        lines.push(format!(
+            "restored #{} {}: {}",
+            e.id, e.attack, e.description
+        ));
+    }
+    Ok(lines)
+}
