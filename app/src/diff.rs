@@ -420,7 +420,7 @@ pub fn diff_batch(
         original_events.iter().map(|e| (e.leaf_hash(), e)).collect();
     let mut rows = match &expected {
         Some(expected) => aligned_rows(batch_id, expected, &leaves, &events, &by_hash),
-        None => unaligned_rows(&leaves, &events, &original_events),
+        None => unaligned_rows(first, last, &leaves, &events, &original_events),
     };
     rows.sort_by_key(|r| {
         (
@@ -447,8 +447,11 @@ pub fn diff_batch(
                 "{label}: does not reproduce the anchored Merkle root of batch {batch_id}: not authentic either; only its events whose leaf hash matches an anchored leaf are shown"
             ),
             (SourceKind::Copy, None) => format!("{label}: holds nothing for batch {batch_id}"),
-            (SourceKind::Journal, _) if used > 0 => format!(
+            (SourceKind::Journal, _) if used > 0 && expected.is_some() => format!(
                 "{label}: original content of {used} event(s), each matching its anchored leaf hash"
+            ),
+            (SourceKind::Journal, _) if used > 0 => format!(
+                "{label}: original content of {used} event(s) at the same container_seq, not checked against the anchor (nothing reproduces the anchored root)"
             ),
             (SourceKind::Journal, _) => {
                 format!("{label}: no original content recorded for batch {batch_id}")
@@ -553,7 +556,23 @@ fn aligned_rows(
         .collect()
 }
 
-fn unaligned_rows(leaves: &[LeafRow], events: &[Event], originals: &[Event]) -> Vec<DiffRow> {
+fn unaligned_rows(
+    first: u64,
+    last: u64,
+    leaves: &[LeafRow],
+    events: &[Event],
+    originals: &[Event],
+) -> Vec<DiffRow> {
+    // Sequence numbers of the range with no stored event at all get a row of their own.
+    let present: std::collections::BTreeSet<u64> = leaves.iter().map(|l| l.container_seq).collect();
+    let missing = (first..=last)
+        .filter(|s| !present.contains(s))
+        .take(10_000)
+        .map(|seq| {
+            let mut r = row(seq);
+            r.original_event = originals.iter().find(|o| o.container_seq == seq).cloned();
+            r
+        });
     leaves
         .iter()
         .enumerate()
@@ -562,14 +581,22 @@ fn unaligned_rows(leaves: &[LeafRow], events: &[Event], originals: &[Event]) -> 
             r.stored_position = Some(j);
             r.stored_leaf = Some(l.hash.to_hex());
             r.stored_event = events.get(j).cloned();
+            // Only where the seq is unambiguous: one stored event, one differing original.
+            let unique = leaves
+                .iter()
+                .filter(|x| x.container_seq == l.container_seq)
+                .count()
+                == 1;
             let original = originals
                 .iter()
-                .find(|o| o.container_seq == l.container_seq && o.leaf_hash() != l.hash);
+                .find(|o| o.container_seq == l.container_seq && o.leaf_hash() != l.hash)
+                .filter(|_| unique);
             if let (Some(o), Some(s)) = (original, &r.stored_event) {
                 r.original_event = Some(o.clone());
                 r.field_changes = event_field_changes(o, s);
             }
             r
         })
+        .chain(missing)
         .collect()
 }

@@ -83,7 +83,7 @@ pub struct AttackSpec {
     pub kind: AttackType,
     /// Default: the first sealed batch (the last one for rollback).
     pub batch: Option<u64>,
-    /// Default: the first event of the batch.
+    /// Default: the first event of the batch (the first one still stored).
     pub seq: Option<u64>,
     pub target: AttackTarget,
     /// The mock chain file (for tamper-ledger).
@@ -263,7 +263,16 @@ pub(crate) fn aim(reader: &mut dyn EvidenceReader, spec: &AttackSpec) -> Result<
         None => bail!("container {cid} has no sealed batch {id}"),
     };
     let h = &batch.header;
-    let seq = spec.seq.unwrap_or(h.first_container_seq);
+    // Default: the batch's first event still stored, so attacks can be stacked in a demo.
+    let seq = match spec.seq {
+        Some(seq) => seq,
+        None => reader
+            .leaves_in_range(cid, h.first_container_seq, h.last_container_seq)?
+            .iter()
+            .map(|l| l.container_seq)
+            .min()
+            .unwrap_or(h.first_container_seq),
+    };
     if !(h.first_container_seq..=h.last_container_seq).contains(&seq) {
         bail!(
             "--seq {seq} is outside batch {id} (container_seq {}..={})",

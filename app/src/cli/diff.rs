@@ -201,6 +201,7 @@ pub fn render(d: &BatchDiff) -> String {
         let status = match (r.kind, d.localized) {
             (Some(k), _) => k.as_str(),
             (None, true) => "ok",
+            (None, false) if r.stored_leaf.is_none() => "missing",
             (None, false) => "?",
         };
         out.push_str(&format!(
