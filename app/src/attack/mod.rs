@@ -9,6 +9,7 @@ pub mod export;
 pub mod files;
 pub mod journal;
 pub mod ledger;
+pub mod rows;
 pub mod sqlite;
 pub mod tamper;
 
