@@ -96,8 +96,8 @@ async fn ingest(
         crate::pipeline::PipelineConfig::new(batch_size, Duration::from_secs(3600), "bench");
     cfg.commit_every = 16_384;
     let start = Instant::now();
-    let running = crate::cli::collect::start(dir, &ledger, cfg).await?;
-    let tx = running.tx.clone().context("pipeline closed")?;
+    let running = crate::collector::Collector::start(dir, ledger.open(dir).await?, cfg).await?;
+    let tx = running.sender()?;
     let source = synthetic::spawn(
         SyntheticConfig {
             containers: containers.to_vec(),
@@ -111,7 +111,7 @@ async fn ingest(
     tokio::task::spawn_blocking(move || source.join())
         .await?
         .map_err(|_| anyhow::anyhow!("source panicked"))?;
-    running.finish(false).await?;
+    running.finish().await?;
     wait_anchored(dir).await?;
     Ok(start.elapsed().as_secs_f64())
 }

@@ -3,6 +3,7 @@
 pub mod attack;
 pub mod bench;
 pub mod cli;
+pub mod collector;
 pub mod diff;
 pub mod ledgers;
 pub mod pipeline;

@@ -25,6 +25,16 @@ pub enum SourceMsg {
     Drops { template: Box<Event>, count: u64 },
 }
 
+/// What the pipeline shows an observer (the workstation): events as they are appended, batches
+/// once their commit is durable.
+#[derive(Debug, Clone)]
+pub enum TapMsg {
+    /// An appended event, with its sequence numbers (durable at the next group commit).
+    Event(Box<Event>),
+    /// A sealed (and committed) batch, now waiting in the outbox.
+    Sealed(Box<conanchor_store::BatchHeader>),
+}
+
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
     pub batch_size: usize,
@@ -38,6 +48,9 @@ pub struct PipelineConfig {
     pub commit_every: usize,
     /// … and at most this long between commits.
     pub commit_interval: Duration,
+    /// Optional observer. Sent with `try_send`: a slow observer misses messages (the
+    /// store has them all) and never slows collection.
+    pub tap: Option<mpsc::Sender<TapMsg>>,
 }
 
 impl PipelineConfig {
@@ -50,6 +63,7 @@ impl PipelineConfig {
             workflow_log: false,
             commit_every: 8192,
             commit_interval: Duration::from_millis(50),
+            tap: None,
         }
     }
 }
@@ -130,6 +144,9 @@ pub fn run(
                         serde_json::to_writer(&mut out, stored)?;
                         out.write_all(b"\n")?;
                     }
+                    if let Some(tap) = &cfg.tap {
+                        let _ = tap.try_send(TapMsg::Event(Box::new(stored.clone())));
+                    }
                     summary.events += 1;
                 }
                 SourceMsg::Drops { template, count } => {
@@ -183,6 +200,11 @@ fn commit(
     drop(st);
     summary.batches_sealed += done.batches as u64;
     let sealed = writer.take_sealed();
+    if let Some(tap) = &cfg.tap {
+        for b in &sealed {
+            let _ = tap.try_send(TapMsg::Sealed(Box::new(b.clone())));
+        }
+    }
     if cfg.workflow_log {
         for b in &sealed {
             eprintln!(

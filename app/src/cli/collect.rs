@@ -3,17 +3,16 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use conanchor_ledger::anchorer::{self, AnchorerConfig, AnchorerHandle};
 use conanchor_store::Store;
-use tokio::sync::mpsc;
 
 use crate::ledgers::LedgerArgs;
-use crate::pipeline::{self, PipelineConfig, PipelineStats, PipelineSummary, SourceMsg};
+use crate::collector::Collector;
+use crate::pipeline::PipelineConfig;
 use crate::sources::synthetic::{self, SyntheticConfig, SyntheticContainer};
 use crate::util::parse_duration;
 
@@ -102,94 +101,6 @@ pub struct CollectArgs {
     pub ledger: LedgerArgs,
 }
 
-/// A running pipeline with its anchorer.
-pub(crate) struct Running {
-    pub(crate) tx: Option<mpsc::Sender<SourceMsg>>,
-    pipeline: std::thread::JoinHandle<Result<PipelineSummary>>,
-    anchorer: AnchorerHandle,
-    anchorer_task: tokio::task::JoinHandle<Result<(), String>>,
-    workflow: Option<tokio::task::JoinHandle<()>>,
-}
-
-pub(crate) async fn start(
-    data_dir: &std::path::Path,
-    ledger: &LedgerArgs,
-    cfg: PipelineConfig,
-) -> Result<Running> {
-    let store = Store::create(data_dir)?;
-    let ledger = ledger.open(data_dir).await?;
-    let (anchorer, anchorer_task) =
-        anchorer::spawn(data_dir.to_path_buf(), ledger, AnchorerConfig::default());
-    let (tx, rx) = mpsc::channel(65_536);
-    let rt = tokio::runtime::Handle::current();
-    let stats = Arc::new(Mutex::new(PipelineStats::default()));
-    let a = anchorer.clone();
-    let workflow = cfg.workflow_log;
-    let pipeline = std::thread::Builder::new()
-        .name("conanchor-writer".into())
-        .spawn(move || pipeline::run(store, cfg, rx, rt, Some(a), stats))
-        .context("starting the writer thread")?;
-    let workflow = workflow.then(|| {
-        let a = anchorer.clone();
-        tokio::spawn(async move {
-            let mut seen = 0;
-            loop {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let s = a.stats();
-                if s.anchored > seen {
-                    eprintln!(
-                        "[workflow] anchored {} batches (total {}) up to ledger height {}",
-                        s.anchored - seen,
-                        s.anchored,
-                        s.last_block_height.unwrap_or(0)
-                    );
-                    seen = s.anchored;
-                }
-            }
-        })
-    });
-    Ok(Running {
-        tx: Some(tx),
-        pipeline,
-        anchorer,
-        anchorer_task,
-        workflow,
-    })
-}
-
-impl Running {
-    /// Waits for the pipeline to flush (all senders gone), then anchors what is pending.
-    pub(crate) async fn finish(mut self, workflow_log: bool) -> Result<PipelineSummary> {
-        self.tx.take();
-        let pipeline = self.pipeline;
-        let summary = tokio::task::spawn_blocking(move || pipeline.join())
-            .await?
-            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
-        self.anchorer.drain();
-        match tokio::time::timeout(Duration::from_secs(60), self.anchorer_task).await {
-            Ok(joined) => joined?.map_err(anyhow::Error::msg)?,
-            Err(_) => self.anchorer.stop_now(),
-        }
-        if let Some(w) = self.workflow {
-            w.abort();
-        }
-        let a = self.anchorer.stats();
-        if workflow_log {
-            eprintln!(
-                "[workflow] done: {} events stored, {} batches sealed, {} anchored{}",
-                summary.events,
-                summary.batches_sealed,
-                a.anchored,
-                a.last_error
-                    .as_ref()
-                    .map(|e| format!("; ledger error: {e} (pending batches stay in the outbox and are retried on the next run)"))
-                    .unwrap_or_default()
-            );
-        }
-        Ok(summary)
-    }
-}
-
 pub async fn generate(args: GenerateArgs) -> Result<()> {
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
@@ -200,13 +111,13 @@ pub async fn generate(args: GenerateArgs) -> Result<()> {
         &args.collector_id,
     );
     cfg.workflow_log = args.workflow_log;
-    let running = start(&args.data_dir, &args.ledger, cfg).await?;
+    let running = Collector::start(&args.data_dir, args.ledger.open(&args.data_dir).await?, cfg).await?;
     let containers = SyntheticContainer::named(&args.container_id, args.containers);
     for c in &containers {
         conanchor_store::check_container_id(&c.container_instance_id)?;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let tx = running.tx.clone().context("pipeline closed")?;
+    let tx = running.sender()?;
     let source = synthetic::spawn(
         SyntheticConfig {
             containers,
@@ -226,7 +137,7 @@ pub async fn generate(args: GenerateArgs) -> Result<()> {
         .await?
         .map_err(|_| anyhow::anyhow!("the synthetic source panicked"))?;
     ctrl_c.abort();
-    let summary = running.finish(args.workflow_log).await?;
+    let summary = running.finish().await?;
     eprintln!(
         "generated {sent} events in {} batches into {}",
         summary.batches_sealed,
@@ -249,7 +160,7 @@ pub async fn collect(args: CollectArgs) -> Result<()> {
             bail!("the live eBPF source is not available in this build yet; use --source synthetic")
         }
     };
-    let running = start(&args.data_dir, &args.ledger, cfg).await?;
+    let running = Collector::start(&args.data_dir, args.ledger.open(&args.data_dir).await?, cfg).await?;
     if args.workflow_log {
         eprintln!(
             "[workflow] collecting from the {:?} source into {} (batch size {}, interval {:?}, ledger {:?})",
@@ -260,7 +171,7 @@ pub async fn collect(args: CollectArgs) -> Result<()> {
             args.ledger.ledger_backend
         );
     }
-    let tx = running.tx.clone().context("pipeline closed")?;
+    let tx = running.sender()?;
     let source = synthetic::spawn(
         SyntheticConfig {
             containers,
@@ -279,7 +190,7 @@ pub async fn collect(args: CollectArgs) -> Result<()> {
     tokio::task::spawn_blocking(move || source.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the synthetic source panicked"))?;
-    running.finish(args.workflow_log).await?;
+    running.finish().await?;
     Ok(())
 }
 
