@@ -44,8 +44,30 @@ pub struct GenerateArgs {
     /// Human-readable progress on stderr.
     #[arg(long)]
     pub workflow_log: bool,
+    /// Start from an empty store: delete the data dir's conanchor.db and its mock chain first.
+    #[arg(long)]
+    pub fresh: bool,
     #[command(flatten)]
     pub ledger: LedgerArgs,
+}
+
+/// Removes the store and the mock chain of `data_dir` (only ConAnchor's own files).
+fn remove_evidence(data_dir: &std::path::Path, ledger: &LedgerArgs) -> Result<()> {
+    let mut files: Vec<PathBuf> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|s| data_dir.join(format!("{}{s}", conanchor_store::DB_FILE)))
+        .collect();
+    if ledger.ledger_backend == crate::ledgers::Backend::Mock {
+        files.push(ledger.mock_path(data_dir));
+    }
+    for f in files {
+        match std::fs::remove_file(&f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", f.display())),
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -104,6 +126,9 @@ pub struct CollectArgs {
 pub async fn generate(args: GenerateArgs) -> Result<()> {
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
+    }
+    if args.fresh {
+        remove_evidence(&args.data_dir, &args.ledger)?;
     }
     let mut cfg = PipelineConfig::new(
         args.batch_size,
