@@ -29,7 +29,11 @@ pub struct Collector {
 
 impl Collector {
     /// Opens the store in `data_dir` and starts the writer thread and the anchorer.
-    pub async fn start(data_dir: &Path, ledger: Arc<dyn Ledger>, cfg: PipelineConfig) -> Result<Collector> {
+    pub async fn start(
+        data_dir: &Path,
+        ledger: Arc<dyn Ledger>,
+        cfg: PipelineConfig,
+    ) -> Result<Collector> {
         let store = Store::create(data_dir)?;
         let (anchorer, anchorer_task) =
             anchorer::spawn(data_dir.to_path_buf(), ledger, AnchorerConfig::default());

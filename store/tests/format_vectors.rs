@@ -68,7 +68,10 @@ fn vector_batch() -> BatchHeader {
 fn event_canonical_bytes_and_leaf_hash() {
     let d = doc();
     let e = vector_event(1);
-    assert_eq!(hex::encode(e.canonical_bytes()), doc_value(&d, "canonical_event_hex:"));
+    assert_eq!(
+        hex::encode(e.canonical_bytes()),
+        doc_value(&d, "canonical_event_hex:")
+    );
     assert_eq!(e.leaf_hash().to_hex(), doc_value(&d, "leaf_hash:"));
 }
 
@@ -77,7 +80,11 @@ fn merkle_roots() {
     let d = doc();
     for n in [1u64, 2, 3, 5, 8] {
         let root = merkle_root(&leaves(n)).unwrap();
-        assert_eq!(root.to_hex(), doc_value(&d, &format!("root_{n}:")), "{n} events");
+        assert_eq!(
+            root.to_hex(),
+            doc_value(&d, &format!("root_{n}:")),
+            "{n} events"
+        );
     }
 }
 
@@ -89,7 +96,10 @@ fn batch_hash() {
         hex::encode(conanchor_store::encoding::encode_batch(&b)),
         doc_value(&d, "canonical_batch_hex:")
     );
-    assert_eq!(b.container_batch_hash.to_hex(), doc_value(&d, "container_batch_hash:"));
+    assert_eq!(
+        b.container_batch_hash.to_hex(),
+        doc_value(&d, "container_batch_hash:")
+    );
 }
 
 /// `CONANCHOR_PRINT_VECTORS=1 cargo test -p conanchor-store --test format_vectors -- --nocapture`
@@ -106,6 +116,9 @@ fn print_vectors() {
         println!("root_{n}: {}", merkle_root(&leaves(n)).unwrap());
     }
     let b = vector_batch();
-    println!("canonical_batch_hex: {}", hex::encode(conanchor_store::encoding::encode_batch(&b)));
+    println!(
+        "canonical_batch_hex: {}",
+        hex::encode(conanchor_store::encoding::encode_batch(&b))
+    );
     println!("container_batch_hash: {}", b.container_batch_hash);
 }

@@ -10,7 +10,12 @@ fn arb_event() -> impl Strategy<Value = Event> {
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
         ("[ -~]{0,16}", "[ -~]{0,40}", "[ -~]{0,20}"),
         (any::<u64>(), any::<i64>(), "[0-9]{1,12}"),
-        ("[a-z0-9-]{1,20}", "[a-z0-9-]{1,20}", "high|medium|low", "[a-z-]{1,20}"),
+        (
+            "[a-z0-9-]{1,20}",
+            "[a-z0-9-]{1,20}",
+            "high|medium|low",
+            "[a-z-]{1,20}",
+        ),
     )
         .prop_map(|(a, b, c, d, e)| Event {
             global_seq: a.0,

@@ -10,8 +10,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use conanchor_store::Store;
 
-use crate::ledgers::LedgerArgs;
 use crate::collector::Collector;
+use crate::ledgers::LedgerArgs;
 use crate::pipeline::PipelineConfig;
 use crate::sources::synthetic::{self, SyntheticConfig, SyntheticContainer};
 use crate::util::parse_duration;
@@ -136,7 +136,8 @@ pub async fn generate(args: GenerateArgs) -> Result<()> {
         &args.collector_id,
     );
     cfg.workflow_log = args.workflow_log;
-    let running = Collector::start(&args.data_dir, args.ledger.open(&args.data_dir).await?, cfg).await?;
+    let running =
+        Collector::start(&args.data_dir, args.ledger.open(&args.data_dir).await?, cfg).await?;
     let containers = SyntheticContainer::named(&args.container_id, args.containers);
     for c in &containers {
         conanchor_store::check_container_id(&c.container_instance_id)?;
@@ -185,7 +186,8 @@ pub async fn collect(args: CollectArgs) -> Result<()> {
             bail!("the live eBPF source is not available in this build yet; use --source synthetic")
         }
     };
-    let running = Collector::start(&args.data_dir, args.ledger.open(&args.data_dir).await?, cfg).await?;
+    let running =
+        Collector::start(&args.data_dir, args.ledger.open(&args.data_dir).await?, cfg).await?;
     if args.workflow_log {
         eprintln!(
             "[workflow] collecting from the {:?} source into {} (batch size {}, interval {:?}, ledger {:?})",

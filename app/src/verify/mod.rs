@@ -416,6 +416,10 @@ fn check_batch(
     // The stored events, in the anchored sequence range, in storage order.
     let leaves = reader.leaves_in_range(cid, a.first_container_seq, a.last_container_seq)?;
     let count = leaves.len() as u64;
+    if stored.is_none() && leaves.is_empty() {
+        // The whole batch is gone: BATCH_MISSING (or LOG_LOAD_FAILED) says it all.
+        return Ok(0);
+    }
     if count != a.event_count {
         ctx.fail(
             id,
