@@ -83,7 +83,7 @@ pub fn pack_leaves(tags: &[LogTagRef]) -> Vec<u8> {
 }
 
 pub fn unpack_leaves(bytes: &[u8]) -> Option<Vec<LogTagRef>> {
-    if bytes.len() % PACKED_TAG_LEN != 0 {
+    if !bytes.len().is_multiple_of(PACKED_TAG_LEN) {
         return None;
     }
     bytes

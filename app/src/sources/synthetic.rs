@@ -44,7 +44,7 @@ impl SyntheticContainer {
         let mut rng = Rng(seed ^ 0xC0A7_A1C4);
         (0..count.max(1))
             .map(|i| {
-                let hex: String = (0..4).map(|_| format!("{:016x}", rng.next())).collect();
+                let hex: String = (0..4).map(|_| format!("{:016x}", rng.next_u64())).collect();
                 let id = format!("cri-containerd-{hex}");
                 SyntheticContainer {
                     container_instance_id: id.clone(),
@@ -61,7 +61,7 @@ impl SyntheticContainer {
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -70,7 +70,7 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
 }
 
