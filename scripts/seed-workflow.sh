@@ -15,11 +15,13 @@ if ! grep -q '^demo-attack-modify:' mk/*.mk 2>/dev/null; then
   exit 1
 fi
 m demo-attack-modify PROFILE="${PROFILE:-debug}" || { echo "seed-workflow: demo-attack-modify failed"; exit 2; }
-m demo-verify PROFILE="${PROFILE:-debug}"; second=$?
-if [ "$first" -eq 0 ] && [ "$second" -eq 1 ]; then
+out=$(m demo-verify PROFILE="${PROFILE:-debug}" 2>&1); second=$?
+echo "$out"
+# make exits 2 when the verifier exits 1; the verdict line tells FAILED from an error.
+if [ "$first" -eq 0 ] && [ "$second" -ne 0 ] && grep -q '^status: FAILED' <<<"$out" && grep -q MERKLE_ROOT_MISMATCH <<<"$out"; then
   echo "seed-workflow: OK then FAILED as expected"
   echo "seed-workflow: 2 passed, 0 failed"
   exit 0
 fi
-echo "seed-workflow: expected verify exit 0 then 1, got $first then $second"
+echo "seed-workflow: expected OK then FAILED (MERKLE_ROOT_MISMATCH), got exit $first then $second"
 exit 1

@@ -40,6 +40,52 @@ pub struct BenchArgs {
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Measure the EVM ledger instead: gas per anchored batch at 1 and 64 batches per
+    /// transaction (deploys a registry when --besu-contract-address is not given).
+    #[arg(long, value_parser = ["evm"])]
+    pub ledger: Option<String>,
+    #[command(flatten)]
+    pub ledger_args: crate::ledgers::LedgerArgs,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GasReport {
+    pub batches_per_tx: usize,
+    pub gas_per_batch_new_container: u64,
+    pub gas_per_batch_existing_container: u64,
+}
+
+/// `bench --ledger evm`: gas per anchored batch, read from real receipts.
+async fn bench_evm(args: &BenchArgs) -> Result<()> {
+    use conanchor_ledger::evm::{self, EvmLedger};
+    let mut cfg = args.ledger_args.evm_config(true)?;
+    anyhow::ensure!(cfg.private_key.is_some(), "bench --ledger evm needs an authorized, funded key: --besu-key-file or CONANCHOR_BESU_PRIVATE_KEY");
+    if cfg.contract_address.is_none() {
+        let address = evm::deploy(&cfg).await?;
+        cfg.contract_address = Some(format!("{address:#x}"));
+    }
+    let ledger = EvmLedger::connect(cfg).await?;
+    let mut rows = Vec::new();
+    for n in [1usize, 64] {
+        let m = evm::measure_gas(&ledger, n).await?;
+        rows.push(GasReport {
+            batches_per_tx: n,
+            gas_per_batch_new_container: m.first_per_batch(),
+            gas_per_batch_existing_container: m.per_batch(),
+        });
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("batches/tx  gas per batch (new container)  gas per batch (existing container)");
+        for r in &rows {
+            println!(
+                "{:>10}  {:>29}  {:>34}",
+                r.batches_per_tx, r.gas_per_batch_new_container, r.gas_per_batch_existing_container
+            );
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +180,9 @@ async fn verify_all(dir: &std::path::Path) -> Result<(f64, u64)> {
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
+    if args.ledger.is_some() {
+        return bench_evm(&args).await;
+    }
     anyhow::ensure!(
         args.events > 0 && args.containers > 0 && args.batch_size > 0,
         "--events, --containers and --batch-size must be positive"

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
+use conanchor_ledger::evm::{EvmConfig, EvmLedger, SecretKey};
 use conanchor_ledger::{Ledger, MockChain};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -27,13 +28,13 @@ pub struct LedgerArgs {
     #[arg(long, default_value = "http://127.0.0.1:8545", env = "BESU_RPC_URL")]
     pub besu_rpc_url: String,
     /// Expected chain id (0 = read it from the node).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, env = "BESU_CHAIN_ID")]
     pub besu_chain_id: u64,
     /// Address of the deployed AnchorRegistry.
     #[arg(long, env = "BESU_CONTRACT_ADDRESS")]
     pub besu_contract_address: Option<String>,
     /// File holding the collector's private key (else CONANCHOR_BESU_PRIVATE_KEY).
-    #[arg(long)]
+    #[arg(long, env = "BESU_KEY_FILE")]
     pub besu_key_file: Option<PathBuf>,
     /// Mock chain file (default: <data-dir>/ledger/mock_chain.jsonl).
     #[arg(long)]
@@ -51,9 +52,25 @@ impl LedgerArgs {
     pub async fn open(&self, data_dir: &Path) -> Result<Arc<dyn Ledger>> {
         match self.ledger_backend {
             Backend::Mock => Ok(Arc::new(MockChain::open(&self.mock_path(data_dir))?)),
-            Backend::Besu => bail!(
-                "the besu/evm ledger backend is not available in this build yet; use --ledger-backend mock"
-            ),
+            Backend::Besu => {
+                let cfg = self.evm_config(true)?;
+                if cfg.contract_address.is_none() {
+                    bail!("--besu-contract-address (or BESU_CONTRACT_ADDRESS) is required with --ledger-backend besu; deploy one with `conanchor-tui ledger deploy`");
+                }
+                Ok(Arc::new(EvmLedger::connect(cfg).await?))
+            }
         }
+    }
+
+    /// The EVM client configuration from the flags; the key from `--besu-key-file` or
+    /// `CONANCHOR_BESU_PRIVATE_KEY` (never printed).
+    pub fn evm_config(&self, with_contract: bool) -> Result<EvmConfig> {
+        let mut cfg = EvmConfig::new(&self.besu_rpc_url);
+        cfg.chain_id = Some(self.besu_chain_id);
+        if with_contract {
+            cfg.contract_address = self.besu_contract_address.clone();
+        }
+        cfg.private_key = SecretKey::from_file_or_env(self.besu_key_file.as_deref())?;
+        Ok(cfg)
     }
 }

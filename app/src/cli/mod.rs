@@ -4,6 +4,7 @@
 pub mod attack;
 pub mod collect;
 pub mod diff;
+pub mod ledger;
 pub mod transfer;
 pub mod verify;
 
@@ -48,6 +49,8 @@ pub enum Command {
     Import(transfer::ImportArgs),
     /// Measure ingest and verify throughput, the SHA-256 limit and peak memory.
     Bench(BenchArgs),
+    /// Deploy the EVM AnchorRegistry, show ledger status, authorize collectors.
+    Ledger(ledger::LedgerCmd),
     /// Tamper with stored evidence on purpose (journaled), or undo it with --restore.
     Attack(attack::AttackArgs),
     /// Show one batch as anchored leaves vs stored events, with before/after of modified events.
@@ -87,6 +90,7 @@ pub fn run_command(command: Command) -> ExitCode {
             Command::Export(a) => transfer::export_cmd(a).map(|_| 0),
             Command::Import(a) => transfer::import_cmd(a).map(|_| 0),
             Command::Bench(a) => crate::bench::run(a).await.map(|_| 0),
+            Command::Ledger(a) => ledger::run(a).await.map(|_| 0),
             Command::Attack(a) => attack::run(a),
             Command::Diff(a) => diff::run(a).await,
         }

@@ -89,8 +89,32 @@ pub fn verify(
     let ids: Vec<String> = match &opts.container_instance_id {
         Some(id) => vec![id.clone()],
         None => {
-            let mut set: BTreeSet<String> = reader.container_ids()?.into_iter().collect();
-            set.extend(view.anchors.keys().cloned());
+            let stored: Vec<String> = reader.container_ids()?;
+            let mut set: BTreeSet<String> = stored.iter().cloned().collect();
+            if view.backend == "mock" {
+                // The mock chain belongs to this evidence: every container on it is ours.
+                set.extend(view.anchors.keys().cloned());
+            } else {
+                // A shared chain holds other collectors' containers too: take those anchored
+                // by a collector this evidence knows (so a container deleted from the store
+                // entirely is still checked).
+                let mut collectors = BTreeSet::new();
+                for cid in &stored {
+                    if let Some(first) = reader.batch_ids(cid)?.first() {
+                        if let Some(Ok(b)) = reader.batch(cid, *first)? {
+                            collectors.insert(b.header.collector_id);
+                        }
+                    }
+                }
+                for (cid, anchors) in &view.anchors {
+                    if anchors
+                        .iter()
+                        .any(|a| collectors.contains(&a.header.collector_id))
+                    {
+                        set.insert(cid.clone());
+                    }
+                }
+            }
             set.into_iter().collect()
         }
     };
