@@ -5,7 +5,7 @@ use std::fmt;
 
 /// Sizes and offsets of `struct conanchor_event`, as the C header states them
 /// (`CONANCHOR_EVENT_SIZE`, `CONANCHOR_OFF_*`); C checks them with `_Static_assert`,
-/// the tests here check [`KernelEvent`] against them.
+/// the tests here check the Rust mirror of the struct against them.
 pub mod layout {
     /// `sizeof(struct conanchor_event)`.
     pub const EVENT_SIZE: usize = 488;

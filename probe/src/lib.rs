@@ -30,7 +30,13 @@
 //! `proc`, `sysfs`, `cgroup`, `cgroup2` or `overlay` (for `fsmount`/`move_mount`: the
 //! type of the process's last `fsopen`). Tracepoint mode matches the path string the
 //! program passed (a relative path or a symlinked spelling is not resolved); LSM mode
-//! matches the resolved path. x86-64 only (syscall numbers and registers).
+//! matches the resolved path. x86-64 only (syscall numbers and registers; 32-bit
+//! compat syscalls are not decoded).
+//!
+//! Syscalls are observed at `sys_exit`, not `sys_enter`: by then the kernel has copied
+//! the arguments, so their user pages are present (at entry a page not faulted in yet
+//! makes the string read fail and the event vanish), and `retval` is known. A failed
+//! attempt is still reported, with its negative errno.
 //!
 //! # Targeting and drops
 //!

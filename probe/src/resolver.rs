@@ -101,7 +101,8 @@ fn unescape_mountinfo(s: &str) -> String {
 pub struct ContainerResolver {
     root: Option<PathBuf>,
     paths: HashMap<u64, String>,
-    last_walk: Option<Instant>,
+    /// ids not found by the last walk, and when
+    misses: HashMap<u64, Instant>,
 }
 
 impl Default for ContainerResolver {
@@ -117,7 +118,7 @@ impl ContainerResolver {
         ContainerResolver {
             root: cgroup2_mount(),
             paths: HashMap::new(),
-            last_walk: None,
+            misses: HashMap::new(),
         }
     }
 
@@ -127,7 +128,7 @@ impl ContainerResolver {
         ContainerResolver {
             root: Some(root.into()),
             paths: HashMap::new(),
-            last_walk: None,
+            misses: HashMap::new(),
         }
     }
 
@@ -150,18 +151,29 @@ impl ContainerResolver {
         if let Some(p) = self.paths.get(&cgroup_id) {
             return Some(p.clone());
         }
-        let recently = self.last_walk.is_some_and(|t| t.elapsed() < MISS_RETRY);
-        if recently {
+        // an id that just missed does not walk again at once (a burst of events from a
+        // cgroup already gone would walk per event); any other unknown id does
+        if self
+            .misses
+            .get(&cgroup_id)
+            .is_some_and(|t| t.elapsed() < MISS_RETRY)
+        {
             return None;
         }
         self.refresh();
-        self.paths.get(&cgroup_id).cloned()
+        let found = self.paths.get(&cgroup_id).cloned();
+        if found.is_none() {
+            self.misses.insert(cgroup_id, Instant::now());
+        } else {
+            self.misses.remove(&cgroup_id);
+        }
+        found
     }
 
     /// Walks the hierarchy and records every cgroup directory's inode. Entries of
     /// cgroups that no longer exist are kept: late events still resolve.
     pub fn refresh(&mut self) {
-        self.last_walk = Some(Instant::now());
+        self.misses.retain(|_, t| t.elapsed() < MISS_RETRY);
         let Some(root) = self.root.clone() else {
             return;
         };
@@ -190,7 +202,7 @@ impl ContainerResolver {
     }
 }
 
-/// Parses a cgroup path (as in /proc/<pid>/cgroup or relative to the cgroup v2 mount)
+/// Parses a cgroup path (as in `/proc/<pid>/cgroup` or relative to the cgroup v2 mount)
 /// into a container identity. Recognized, innermost component first:
 /// `cri-containerd-<id>`, `docker-<id>`, `crio-<id>`, `libpod-<id>`, `nerdctl-<id>`
 /// (with or without `.scope`; `crio-conmon-` and `libpod-conmon-` are the runtime's
@@ -449,8 +461,7 @@ mod tests {
             HOST_OR_UNKNOWN
         );
 
-        // created after the first walk: found by the refresh a miss triggers
-        std::thread::sleep(MISS_RETRY);
+        // created after the first walk: found by the walk the miss triggers, at once
         let scope = root
             .path()
             .join("kubepods.slice")
@@ -465,12 +476,23 @@ mod tests {
             Some(format!("/kubepods.slice/cri-containerd-{ID}.scope").as_str())
         );
 
+        // an unknown id walks again at once, even right after another walk
+        assert_eq!(resolver.resolve(u64::MAX).container_id, HOST_OR_UNKNOWN);
+        let late = root.path().join("late");
+        std::fs::create_dir(&late).unwrap();
+        assert_eq!(resolver.cgroup_path(ino(&late)).as_deref(), Some("/late"));
+        // the same unknown id again within MISS_RETRY does not walk
+        let later = root.path().join("later");
+        std::fs::create_dir(&later).unwrap();
+        assert_eq!(resolver.cgroup_path(u64::MAX), None);
+        assert!(
+            !resolver.paths.contains_key(&ino(&later)),
+            "no walk on a repeated miss"
+        );
+
         // gone from the file system: still resolves from the cache
         std::fs::remove_dir(&scope).unwrap();
         assert_eq!(resolver.resolve(id).container_id, ID);
-
-        // never existed
-        assert_eq!(resolver.resolve(u64::MAX).container_id, HOST_OR_UNKNOWN);
     }
 
     #[test]

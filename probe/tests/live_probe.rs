@@ -122,7 +122,7 @@ async fn container_events_are_captured_resolved_and_classified() {
         ..ProbeConfig::default()
     };
     let probe = Probe::load(&cfg).expect("load the probe");
-    eprintln!("{}", probe.mode_description());
+    common::say(&probe.mode_description());
     let (tx, mut rx) = mpsc::channel(1024);
     let handle = probe.start(tx).expect("start the probe");
     let started_ns = now_ns();
@@ -230,7 +230,7 @@ async fn lsm_mode_fails_in_one_line_where_refused_and_auto_falls_back() {
         }
         Err(err) => {
             let msg = err.to_string();
-            eprintln!("--attach-mode lsm: {msg}");
+            common::say(&format!("--attach-mode lsm: {msg}"));
             assert!(!msg.contains('\n'), "one line: {msg:?}");
             assert!(
                 matches!(
@@ -251,7 +251,7 @@ async fn lsm_mode_fails_in_one_line_where_refused_and_auto_falls_back() {
             let why = auto.fallback_reason().expect("auto says why it fell back");
             assert_eq!(why, msg, "auto reports the same cause");
             let description = auto.mode_description();
-            eprintln!("--attach-mode auto: {description}");
+            common::say(&format!("--attach-mode auto: {description}"));
             assert!(description.starts_with("attach mode: tracepoint (auto fell back from lsm: "));
         }
     }

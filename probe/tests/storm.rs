@@ -77,10 +77,10 @@ async fn storm(read_during_storm: bool) -> StormResult {
         .chain(&dropped_at_stop)
         .copied()
         .collect();
-    eprintln!(
+    common::say(&format!(
         "storm (reader {}): generated {GENERATED}, delivered {delivered}, drops during {dropped_during:?}, at stop {dropped_at_stop:?}",
         if read_during_storm { "running" } else { "absent" }
-    );
+    ));
     StormResult {
         delivered,
         dropped: all

@@ -18,7 +18,14 @@ pub fn skip(reason: &str) {
     if std::env::var("CONANCHOR_REQUIRE_BPF").as_deref() == Ok("1") {
         panic!("CONANCHOR_REQUIRE_BPF=1 but the live probe test cannot run: {reason}");
     }
-    eprintln!("SKIP: {reason}");
+    say(&format!("SKIP: {reason}"));
+}
+
+/// Writes a line to stderr past the test harness's output capture, so it shows in
+/// `cargo test` output even when the test passes.
+pub fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Whether this machine can run the live tests (root, BTF, cgroup v2, tp_btf loads);
