@@ -183,6 +183,17 @@ mod tests {
     }
 
     #[test]
+    fn target_ids_come_from_the_environment() {
+        // the only test touching this variable
+        std::env::set_var(TARGET_CGROUP_ENV, "49396, 123");
+        assert_eq!(target_cgroup_ids_from_env().unwrap(), vec![49_396, 123]);
+        std::env::set_var(TARGET_CGROUP_ENV, "nope");
+        assert!(target_cgroup_ids_from_env().is_err());
+        std::env::remove_var(TARGET_CGROUP_ENV);
+        assert_eq!(target_cgroup_ids_from_env().unwrap(), Vec::<u64>::new());
+    }
+
+    #[test]
     fn attach_mode_round_trips() {
         for mode in [AttachMode::Auto, AttachMode::Lsm, AttachMode::Tracepoint] {
             assert_eq!(mode.to_string().parse::<AttachMode>().unwrap(), mode);

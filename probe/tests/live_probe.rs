@@ -256,3 +256,41 @@ async fn lsm_mode_fails_in_one_line_where_refused_and_auto_falls_back() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_targets_and_no_target_report_every_listed_cgroup() {
+    let _kernel = KERNEL.lock().await;
+    if !bpf_available() {
+        return;
+    }
+    let a = TestCgroup::new();
+    let b = TestCgroup::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let wget = tmp.path().join("wget");
+    std::fs::copy("/bin/true", &wget).expect("copy /bin/true as wget");
+
+    let listed = conanchor_probe::parse_cgroup_ids(&format!("{},{}", a.id, b.id)).unwrap();
+    for targets in [listed, Vec::new()] {
+        let cfg = ProbeConfig {
+            target_cgroup_ids: targets.clone(),
+            ..ProbeConfig::default()
+        };
+        let (tx, mut rx) = mpsc::channel(1024);
+        let handle = Probe::load(&cfg).expect("load").start(tx).expect("start");
+        let (pa, code_a) = a.run(&Action::Exec(cstring(&wget)));
+        let (pb, code_b) = b.run(&Action::Exec(cstring(&wget)));
+        assert_eq!((code_a, code_b), (0, 0));
+        let events = collect_until(&mut rx, Duration::from_secs(10), |got| {
+            find(got, EventKind::Exec, pa).is_some() && find(got, EventKind::Exec, pb).is_some()
+        })
+        .await;
+        handle.stop().await;
+        let ea = find(&events, EventKind::Exec, pa).expect("exec from the first cgroup");
+        let eb = find(&events, EventKind::Exec, pb).expect("exec from the second cgroup");
+        assert_eq!(
+            (ea.cgroup_id, eb.cgroup_id),
+            (a.id, b.id),
+            "targets {targets:?}"
+        );
+    }
+}
