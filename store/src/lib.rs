@@ -18,7 +18,7 @@ pub mod writer;
 pub use error::{check_container_id, Result, StoreError};
 pub use export::{is_export_dir, ExportDir, TransferSummary};
 pub use hash::Hash32;
-pub use merkle::{inclusion_proof, merkle_root, verify_inclusion};
+pub use merkle::{inclusion_proof, merkle_root, verify_inclusion, MerkleAccumulator};
 pub use model::{AnchorRecord, AnchorState, Batch, BatchHeader, Event, LogTag, LogTagRef};
 pub use reader::{EvidenceReader, LeafRow};
 /// Re-exported because [`Store::connection`] hands out a raw connection (the attack lab).

@@ -81,6 +81,52 @@ pub fn verify_inclusion(
     MerkleProof::<Rfc6962Hasher>::new(raw(proof)).verify(root.0, &[index], &[leaf.0], leaf_count)
 }
 
+/// Computes the same root as [`merkle_root`] one leaf at a time, in O(log n) memory: the
+/// verifier streams a table scan through one accumulator per batch.
+#[derive(Debug, Clone, Default)]
+pub struct MerkleAccumulator {
+    /// Perfect subtrees, left to right, with their sizes (powers of two, decreasing).
+    stack: Vec<([u8; 32], u64)>,
+    count: u64,
+}
+
+impl MerkleAccumulator {
+    pub fn new() -> MerkleAccumulator {
+        MerkleAccumulator::default()
+    }
+
+    pub fn push(&mut self, leaf: &Hash32) {
+        let mut node = (leaf.0, 1u64);
+        while let Some(&(top, size)) = self.stack.last() {
+            if size != node.1 {
+                break;
+            }
+            self.stack.pop();
+            node = (node_hash(&top, &node.0), size * 2);
+        }
+        self.stack.push(node);
+        self.count += 1;
+    }
+
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The RFC 6962 root of the leaves pushed so far; `None` when there are none.
+    pub fn root(&self) -> Option<Hash32> {
+        let mut it = self.stack.iter().rev();
+        let mut acc = it.next()?.0;
+        for (left, _) in it {
+            acc = node_hash(left, &acc);
+        }
+        Some(Hash32(acc))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +151,19 @@ mod tests {
         for n in 1..=70 {
             let l = leaves(n);
             assert_eq!(merkle_root(&l).unwrap().0, mth(&raw(&l)), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn accumulator_matches_the_tree() {
+        for n in 0..=70 {
+            let l = leaves(n);
+            let mut acc = MerkleAccumulator::new();
+            for h in &l {
+                acc.push(h);
+            }
+            assert_eq!(acc.root(), merkle_root(&l), "n = {n}");
+            assert_eq!(acc.len(), n as u64);
         }
     }
 

@@ -46,4 +46,11 @@ pub trait EvidenceReader {
     fn pending_batch_ids(&mut self, cid: &str) -> Result<Vec<u64>>;
     /// Events stored after the last sealed batch.
     fn unsealed_count(&mut self, cid: &str) -> Result<u64>;
+    /// Streams every stored event's recomputed leaf, all containers, in storage order, in
+    /// one sequential pass (much faster than per-batch look-ups when containers
+    /// interleave). Returns `false` when the reader has no such pass.
+    fn scan_leaves(&mut self, f: &mut dyn FnMut(&str, &LeafRow)) -> Result<bool> {
+        let _ = f;
+        Ok(false)
+    }
 }

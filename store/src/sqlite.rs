@@ -855,6 +855,35 @@ impl EvidenceReader for Store {
         Ok(ids)
     }
 
+    fn scan_leaves(&mut self, f: &mut dyn FnMut(&str, &LeafRow)) -> Result<bool> {
+        self.refresh_keys()?;
+        let names: HashMap<i64, String> = self.keys.iter().map(|(k, v)| (*v, k.clone())).collect();
+        let path = self.path.clone();
+        let sql = format!("SELECT {EVENT_COLUMNS}, id, container FROM events ORDER BY id");
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self_err(&path, e))?;
+        let mut rows = stmt.query([]).map_err(|e| self_err(&path, e))?;
+        let mut buf = Vec::with_capacity(512);
+        while let Some(row) = rows.next().map_err(|e| self_err(&path, e))? {
+            let key: i64 = row.get(18).map_err(|e| self_err(&path, e))?;
+            let Some(cid) = names.get(&key) else {
+                // An event of no known container belongs to no batch.
+                continue;
+            };
+            let fields = fields_from_row(row, cid).map_err(|reason| StoreError::Corrupt {
+                path: path.clone(),
+                reason,
+            })?;
+            let leaf = LeafRow {
+                container_seq: fields.container_seq,
+                global_seq: fields.global_seq,
+                timestamp_ns: fields.timestamp_ns,
+                hash: leaf_hash_with(&fields, &mut buf),
+            };
+            f(cid, &leaf);
+        }
+        Ok(true)
+    }
+
     fn unsealed_count(&mut self, cid: &str) -> Result<u64> {
         let Some(key) = self.key(cid)? else {
             return Ok(0);

@@ -45,6 +45,8 @@ impl OpenBatch {
 struct ContainerState {
     row: ContainerRow,
     open: OpenBatch,
+    /// Changed since the last commit (mirrors membership in `Writer::dirty`).
+    dirty: bool,
 }
 
 /// Counts of what one [`Writer::commit`] made durable.
@@ -89,7 +91,11 @@ impl Writer {
             }
             containers.insert(
                 row.container_instance_id.clone(),
-                ContainerState { row, open },
+                ContainerState {
+                    row,
+                    open,
+                    dirty: false,
+                },
             );
         }
         let mut writer = Writer {
@@ -146,6 +152,7 @@ impl Writer {
                 ContainerState {
                     row,
                     open: OpenBatch::new(),
+                    dirty: false,
                 },
             );
         }
@@ -157,19 +164,18 @@ impl Writer {
     /// Assigns `global_seq` and `container_seq`, hashes the event and queues it for the
     /// next commit. Seals the container's batch when it reaches the batch size.
     pub fn append(&mut self, mut ev: Event) -> Result<&Event> {
+        if !self.containers.contains_key(&ev.container_instance_id) {
+            self.state(&ev)?;
+        }
         let global_seq = self.next_global_seq;
-        let batch_size = self.cfg.batch_size;
-        let st = self.state(&ev)?;
+        let Some(st) = self.containers.get_mut(&ev.container_instance_id) else {
+            return Err(StoreError::Invalid("container state vanished".into()));
+        };
         ev.global_seq = global_seq;
         ev.container_seq = st.row.next_container_seq;
         st.row.next_container_seq += 1;
         st.row.last_seen_ns = st.row.last_seen_ns.max(ev.timestamp_ns);
-        let key = st.row.key;
         let hash = leaf_hash_with(&EventFields::from(&ev), &mut self.scratch);
-        let st = self
-            .containers
-            .get_mut(&ev.container_instance_id)
-            .ok_or_else(|| StoreError::Invalid("container state vanished".into()))?;
         if st.open.opened_at.is_none() {
             st.open.opened_at = Some(Instant::now());
         }
@@ -181,16 +187,14 @@ impl Writer {
             },
             ev.timestamp_ns,
         );
-        let full = st.open.tags.len() >= batch_size;
-        self.next_global_seq += 1;
-        if !self.dirty.contains(&ev.container_instance_id) {
+        let full = st.open.tags.len() >= self.cfg.batch_size;
+        if !st.dirty {
+            st.dirty = true;
             self.dirty.insert(ev.container_instance_id.clone());
         }
-        let cid = if full {
-            Some(ev.container_instance_id.clone())
-        } else {
-            None
-        };
+        let key = st.row.key;
+        self.next_global_seq += 1;
+        let cid = full.then(|| ev.container_instance_id.clone());
         self.pending.events.push((key, ev));
         if let Some(cid) = cid {
             self.seal(&cid);
@@ -206,6 +210,7 @@ impl Writer {
         }
         let st = self.state(template)?;
         st.row.open_dropped += count;
+        st.dirty = true;
         self.dirty.insert(template.container_instance_id.clone());
         Ok(())
     }
@@ -244,6 +249,7 @@ impl Writer {
         st.row.last_batch_hash = header.container_batch_hash;
         st.row.open_dropped = 0;
         let key = st.row.key;
+        st.dirty = true;
         self.dirty.insert(cid.to_string());
         self.sealed.push(header.clone());
         self.pending.batches.push((key, header, open.tags));
@@ -309,8 +315,15 @@ impl Writer {
             events: self.pending.events.len(),
             batches: self.pending.batches.len(),
         };
-        self.pending = CommitSet::default();
-        self.dirty.clear();
+        // Keep the buffers' capacity for the next group.
+        self.pending.events.clear();
+        self.pending.batches.clear();
+        self.pending.containers.clear();
+        for cid in std::mem::take(&mut self.dirty) {
+            if let Some(c) = self.containers.get_mut(&cid) {
+                c.dirty = false;
+            }
+        }
         Ok(stats)
     }
 

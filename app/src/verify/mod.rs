@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use conanchor_ledger::{ChainCheck, ContainerHead, Ledger};
-use conanchor_store::{merkle_root, AnchorRecord, EvidenceReader, Hash32};
+use conanchor_store::{merkle_root, AnchorRecord, EvidenceReader, Hash32, MerkleAccumulator};
 
 pub use report::{
     BatchResult, ContainerReport, Failure, FailureType, Finding, FindingKind, Status, VerifyReport,
@@ -76,6 +76,142 @@ impl LedgerView {
     }
 }
 
+/// What the stored events of one anchored batch amount to.
+#[derive(Debug, Clone, Default)]
+pub struct BatchDigest {
+    pub count: u64,
+    /// Sequence numbers of the anchored range with no stored event (at most 11 kept).
+    pub missing: Vec<u64>,
+    pub root: Option<Hash32>,
+}
+
+impl BatchDigest {
+    fn from_leaves(first: u64, last: u64, leaves: &[conanchor_store::LeafRow]) -> BatchDigest {
+        let mut acc = Accumulator::new(first, last);
+        for l in leaves {
+            acc.push(l);
+        }
+        acc.finish()
+    }
+}
+
+/// Streams one batch's stored leaves: root, count and which seqs are present.
+struct Accumulator {
+    first: u64,
+    last: u64,
+    merkle: MerkleAccumulator,
+    present: Vec<u64>,
+}
+
+impl Accumulator {
+    fn new(first: u64, last: u64) -> Accumulator {
+        let span = last.saturating_sub(first).saturating_add(1).min(1 << 32);
+        Accumulator {
+            first,
+            last,
+            merkle: MerkleAccumulator::new(),
+            present: vec![0u64; span.div_ceil(64) as usize],
+        }
+    }
+
+    fn push(&mut self, l: &conanchor_store::LeafRow) {
+        self.merkle.push(&l.hash);
+        let off = l.container_seq.wrapping_sub(self.first);
+        if let Some(word) = self.present.get_mut((off / 64) as usize) {
+            *word |= 1 << (off % 64);
+        }
+    }
+
+    fn finish(&self) -> BatchDigest {
+        let mut missing = Vec::new();
+        let mut seq = self.first;
+        'outer: for word in &self.present {
+            for bit in 0..64 {
+                if seq > self.last {
+                    break 'outer;
+                }
+                if word & (1 << bit) == 0 {
+                    missing.push(seq);
+                    if missing.len() > 10 {
+                        break 'outer;
+                    }
+                }
+                seq += 1;
+            }
+        }
+        BatchDigest {
+            count: self.merkle.len(),
+            missing,
+            root: self.merkle.root(),
+        }
+    }
+}
+
+/// One sequential pass over every stored event, digesting each anchored batch in range.
+/// `None` when the reader has no such pass (then each batch is read on its own).
+fn scan_digests(
+    reader: &mut dyn EvidenceReader,
+    view: &LedgerView,
+    ids: &[String],
+    opts: &VerifyOptions,
+) -> Result<Option<BTreeMap<(String, u64), BatchDigest>>> {
+    // Per container: anchored ranges sorted by first seq, non-overlapping, each with the
+    // accumulator of its batch.
+    type Ranges = Vec<(u64, u64, u64, Accumulator)>;
+    let mut ranges: std::collections::HashMap<String, Ranges> = Default::default();
+    let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+    for (cid, anchors) in &view.anchors {
+        if !wanted.contains(cid.as_str()) {
+            continue;
+        }
+        let mut r: Vec<(u64, u64, u64)> = anchors
+            .iter()
+            .map(|a| &a.header)
+            .filter(|h| h.container_batch_id >= opts.from_batch.max(1))
+            .filter(|h| opts.to_batch == 0 || h.container_batch_id <= opts.to_batch)
+            .map(|h| {
+                (
+                    h.first_container_seq,
+                    h.last_container_seq,
+                    h.container_batch_id,
+                )
+            })
+            .collect();
+        r.sort_unstable();
+        let disjoint = r.windows(2).all(|w| w[0].1 < w[1].0) && r.iter().all(|x| x.0 <= x.1);
+        if disjoint && !r.is_empty() {
+            let with_acc = r
+                .into_iter()
+                .map(|(f, l, id)| (f, l, id, Accumulator::new(f, l)))
+                .collect();
+            ranges.insert(cid.clone(), with_acc);
+        }
+    }
+    let supported = reader.scan_leaves(&mut |cid, leaf| {
+        let Some(r) = ranges.get_mut(cid) else { return };
+        let i = r.partition_point(|x| x.0 <= leaf.container_seq);
+        if i == 0 {
+            return;
+        }
+        let (_, last, _, acc) = &mut r[i - 1];
+        if leaf.container_seq <= *last {
+            acc.push(leaf);
+        }
+    })?;
+    if !supported {
+        return Ok(None);
+    }
+    Ok(Some(
+        ranges
+            .into_iter()
+            .flat_map(|(cid, r)| {
+                r.into_iter()
+                    .map(move |(_, _, id, acc)| ((cid.clone(), id), acc.finish()))
+            })
+            .collect(),
+    ))
+}
+
 /// Progress callback: (batches done, batches in total).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
@@ -122,10 +258,16 @@ pub fn verify(
         .iter()
         .map(|id| view.anchors.get(id).map_or(0, |a| a.len() as u64))
         .sum();
+    // Verifying everything: one sequential pass beats a look-up per batch.
+    let digests = if ids.len() > 1 {
+        scan_digests(reader, view, &ids, opts)?
+    } else {
+        None
+    };
     let mut done = 0u64;
     let mut containers = Vec::with_capacity(ids.len());
     for cid in &ids {
-        let report = verify_container(reader, view, cid, opts, &mut |n| {
+        let report = verify_container(reader, view, cid, opts, digests.as_ref(), &mut |n| {
             done += n;
             progress(done, total);
         })?;
@@ -167,6 +309,7 @@ fn verify_container(
     view: &LedgerView,
     cid: &str,
     opts: &VerifyOptions,
+    digests: Option<&BTreeMap<(String, u64), BatchDigest>>,
     tick: &mut dyn FnMut(u64),
 ) -> Result<ContainerReport> {
     let mut ctx = Ctx {
@@ -247,10 +390,12 @@ fn verify_container(
         } else {
             by_id.get(&(id - 1)).map(|a| a.header.container_batch_hash)
         };
+        let digest = digests.and_then(|d| d.get(&(cid.to_string(), id)));
         let event_count = check_batch(
             reader,
             cid,
             anchor,
+            digest,
             prev_anchor_hash,
             &mut ctx,
             &mut findings,
@@ -346,6 +491,7 @@ fn check_batch(
     reader: &mut dyn EvidenceReader,
     cid: &str,
     anchor: &AnchorRecord,
+    digest: Option<&BatchDigest>,
     prev_anchor_hash: Option<Hash32>,
     ctx: &mut Ctx,
     findings: &mut Vec<Finding>,
@@ -438,9 +584,13 @@ fn check_batch(
     }
 
     // The stored events, in the anchored sequence range, in storage order.
-    let leaves = reader.leaves_in_range(cid, a.first_container_seq, a.last_container_seq)?;
-    let count = leaves.len() as u64;
-    if stored.is_none() && leaves.is_empty() {
+    let (first, last) = (a.first_container_seq, a.last_container_seq);
+    let digest = match digest {
+        Some(d) => d.clone(),
+        None => BatchDigest::from_leaves(first, last, &reader.leaves_in_range(cid, first, last)?),
+    };
+    let count = digest.count;
+    if stored.is_none() && count == 0 {
         // The whole batch is gone: BATCH_MISSING (or LOG_LOAD_FAILED) says it all.
         return Ok(0);
     }
@@ -449,19 +599,18 @@ fn check_batch(
             id,
             FailureType::EventCountMismatch,
             format!(
-                "batch {id} anchored {} events (seq {}..={}), the store has {count}",
-                a.event_count, a.first_container_seq, a.last_container_seq
+                "batch {id} anchored {} events (seq {first}..={last}), the store has {count}",
+                a.event_count
             ),
         );
     }
-    let present: BTreeSet<u64> = leaves.iter().map(|l| l.container_seq).collect();
-    let missing: Vec<u64> = (a.first_container_seq..=a.last_container_seq)
-        .filter(|s| !present.contains(s))
-        .take(10_001)
-        .collect();
-    if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(10).map(u64::to_string).collect();
-        let more = if missing.len() > 10 { ", …" } else { "" };
+    if !digest.missing.is_empty() {
+        let shown: Vec<String> = digest.missing.iter().take(10).map(u64::to_string).collect();
+        let more = if digest.missing.len() > 10 {
+            ", …"
+        } else {
+            ""
+        };
         ctx.fail(
             id,
             FailureType::SequenceGap,
@@ -471,8 +620,7 @@ fn check_batch(
             ),
         );
     }
-    let hashes: Vec<Hash32> = leaves.iter().map(|l| l.hash).collect();
-    let root = merkle_root(&hashes);
+    let root = digest.root;
     if root != Some(a.merkle_root) {
         ctx.fail(
             id,
@@ -485,6 +633,7 @@ fn check_batch(
         );
         match stored.as_ref().map(|b| b.tag_refs()) {
             Some(tags) if merkle_root(&tags.iter().map(|t| t.hash).collect::<Vec<_>>()) == Some(a.merkle_root) => {
+                let leaves = reader.leaves_in_range(cid, first, last)?;
                 findings.extend(localize::localize(id, &tags, &leaves));
             }
             _ => ctx.warnings.push(Warning {
