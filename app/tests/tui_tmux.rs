@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 
 use common::BIN;
 
+/// A tmux server of its own: the socket lives in the test's temporary directory, so tests
+/// never collide and nothing is left behind.
 struct Tmux {
-    socket: String,
+    socket: std::path::PathBuf,
 }
 
 impl Tmux {
     fn cmd(&self, args: &[&str]) -> std::process::Output {
         Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .args(args)
             .output()
@@ -90,11 +92,7 @@ fn attack_verify_diff_restore_and_quit_in_tmux() {
     let data = tmp.path().join("data");
     let rc = tmp.path().join("exit-code");
     let t = Tmux {
-        socket: format!(
-            "conanchor-test-{}-{}",
-            std::process::id(),
-            conanchor::util::now_ns()
-        ),
+        socket: tmp.path().join("tmux.sock"),
     };
     let script = format!(
         "'{BIN}' --source synthetic --data-dir '{}'; echo $? > '{}'",
