@@ -8,6 +8,7 @@ pub mod diff;
 pub mod ledgers;
 pub mod pipeline;
 pub mod sources;
+pub mod tui;
 pub mod util;
 pub mod verify;
 

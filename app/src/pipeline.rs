@@ -109,8 +109,10 @@ pub fn run(
             writer.next_global_seq()
         );
     }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    // Lock stdout only when printing: the workstation draws on it from another thread.
+    let mut out = cfg
+        .print_events
+        .then(|| std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()));
     let mut summary = PipelineSummary::default();
     let mut last_commit = Instant::now();
     let tick = cfg
@@ -140,8 +142,8 @@ pub fn run(
             match m {
                 SourceMsg::Event(ev) => {
                     let stored = writer.append(*ev)?;
-                    if cfg.print_events {
-                        serde_json::to_writer(&mut out, stored)?;
+                    if let Some(out) = out.as_mut() {
+                        serde_json::to_writer(&mut *out, stored)?;
                         out.write_all(b"\n")?;
                     }
                     if let Some(tap) = &cfg.tap {
@@ -164,13 +166,15 @@ pub fn run(
                 writer.seal_all();
             }
             commit(&mut writer, &cfg, &mut summary, &anchorer, &stats)?;
-            if cfg.print_events {
+            if let Some(out) = out.as_mut() {
                 out.flush()?;
             }
             last_commit = Instant::now();
         }
     }
-    out.flush()?;
+    if let Some(out) = out.as_mut() {
+        out.flush()?;
+    }
     Ok(summary)
 }
 

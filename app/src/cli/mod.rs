@@ -21,6 +21,8 @@ on a ledger; `verify` proves the stored logs are exactly what was anchored, or p
 what was modified, deleted, inserted, reordered or rolled back.";
 
 const EXAMPLES: &str = "Examples:
+  conanchor-tui --source synthetic --data-dir ./data          # the workstation
+  sudo conanchor-tui --data-dir ./data                        # the workstation on the live probe
   conanchor-tui generate --data-dir ./data --container-id demo-container --count 100 --batch-size 10
   conanchor-tui verify --data-dir ./data --container-instance-id demo-container
   conanchor-tui collect --source synthetic --rate 500 --data-dir ./data --workflow-log
@@ -29,10 +31,19 @@ const EXAMPLES: &str = "Examples:
   conanchor-tui bench --events 1000000";
 
 #[derive(Debug, Parser)]
-#[command(name = "conanchor-tui", version, about = ABOUT, after_help = EXAMPLES)]
+#[command(
+    name = "conanchor-tui",
+    version,
+    about = ABOUT,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// With no subcommand: the workstation's flags.
+    #[command(flatten)]
+    pub tui: crate::tui::TuiArgs,
 }
 
 #[derive(Debug, Subcommand)]
