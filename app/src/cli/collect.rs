@@ -13,6 +13,7 @@ use conanchor_store::Store;
 use crate::collector::Collector;
 use crate::ledgers::LedgerArgs;
 use crate::pipeline::PipelineConfig;
+use crate::sources::live::{LiveArgs, LiveSource, LoadedProbe};
 use crate::sources::synthetic::{self, SyntheticConfig, SyntheticContainer};
 use crate::util::parse_duration;
 
@@ -79,15 +80,19 @@ pub enum SourceKind {
 }
 
 const COLLECT_EXAMPLES: &str = "Examples:
+  sudo conanchor-tui collect --data-dir ./data --batch-size 10 --collector-id collector-1 --workflow-log
+  sudo collector --target-cgroup-id 123456789,987654321 --data-dir ./data --workflow-log
+  sudo collector --attach-mode tracepoint --ring-buffer-bytes 4194304
   conanchor-tui collect --source synthetic --rate 200 --data-dir ./data --batch-size 10 --workflow-log
-  sudo collector --data-dir ./data --batch-size 10 --collector-id collector-1 --workflow-log
+The live source (the default) needs root; it reports its attach mode on stderr at start.
 Stop with Ctrl-C (SIGINT) or SIGTERM: partial batches are sealed and anchored before exit.";
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = COLLECT_EXAMPLES)]
 pub struct CollectArgs {
-    /// Where events come from.
-    #[arg(long, value_enum, default_value_t = SourceKind::Synthetic)]
+    /// Where events come from: the eBPF probe (live, needs root) or generated events.
+    /// Live is the default so that evidence is never silently made of synthetic events.
+    #[arg(long, value_enum, default_value_t = SourceKind::Live)]
     pub source: SourceKind,
     /// Synthetic events per second over all containers (0 = as fast as possible).
     #[arg(long, default_value_t = 100)]
@@ -113,9 +118,8 @@ pub struct CollectArgs {
     /// Stop after this long (e.g. 30s); default: until SIGINT/SIGTERM.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Only these cgroup ids, comma-separated (live source).
-    #[arg(long, env = "CONANCHOR_TARGET_CGROUP_ID")]
-    pub target_cgroup_id: Option<String>,
+    #[command(flatten)]
+    pub live: LiveArgs,
     /// Seed of the synthetic event mix.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -179,13 +183,14 @@ pub async fn collect(args: CollectArgs) -> Result<()> {
     let mut cfg = PipelineConfig::new(args.batch_size, args.batch_interval, &args.collector_id);
     cfg.workflow_log = args.workflow_log;
     cfg.print_events = !args.quiet;
-    let stop = Arc::new(AtomicBool::new(false));
-    let containers = match args.source {
-        SourceKind::Synthetic => SyntheticContainer::kubernetes_like(args.containers, args.seed),
-        SourceKind::Live => {
-            bail!("the live eBPF source is not available in this build yet; use --source synthetic")
-        }
-    };
+    // the probe loads before the store opens: without root or BPF nothing is created
+    let probe =
+        match args.source {
+            SourceKind::Live => Some(LoadedProbe::load(args.live.probe_config()?).await.context(
+                "cannot start the live eBPF source (--source synthetic runs without it)",
+            )?),
+            SourceKind::Synthetic => None,
+        };
     let running =
         Collector::start(&args.data_dir, args.ledger.open(&args.data_dir).await?, cfg).await?;
     if args.workflow_log {
@@ -199,26 +204,61 @@ pub async fn collect(args: CollectArgs) -> Result<()> {
         );
     }
     let tx = running.sender()?;
-    let source = synthetic::spawn(
-        SyntheticConfig {
-            containers,
-            rate: args.rate,
-            count_per_container: None,
-            seed: args.seed ^ crate::util::now_ns(),
-        },
-        tx,
-        stop.clone(),
-    );
+    let source = match probe {
+        Some(probe) => {
+            let live = probe.start(tx)?;
+            // always said, so users and scripts know which programs run
+            eprintln!("{}", live.status_line());
+            Source::Live(live)
+        }
+        None => {
+            let containers = SyntheticContainer::kubernetes_like(args.containers, args.seed);
+            let stop = Arc::new(AtomicBool::new(false));
+            let thread = synthetic::spawn(
+                SyntheticConfig {
+                    containers,
+                    rate: args.rate,
+                    count_per_container: None,
+                    seed: args.seed ^ crate::util::now_ns(),
+                },
+                tx,
+                stop.clone(),
+            );
+            Source::Synthetic { stop, thread }
+        }
+    };
     wait_for_stop(args.duration).await?;
-    stop.store(true, Ordering::Relaxed);
     if args.workflow_log {
         eprintln!("[workflow] stopping: flushing partial batches and anchoring what is pending");
     }
-    tokio::task::spawn_blocking(move || source.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("the synthetic source panicked"))?;
+    match source {
+        Source::Live(live) => {
+            let s = live.stop().await?;
+            if args.workflow_log {
+                eprintln!(
+                    "[workflow] probe detached: {} events forwarded, {} dropped by the kernel",
+                    s.events, s.drops
+                );
+            }
+        }
+        Source::Synthetic { stop, thread } => {
+            stop.store(true, Ordering::Relaxed);
+            tokio::task::spawn_blocking(move || thread.join())
+                .await?
+                .map_err(|_| anyhow::anyhow!("the synthetic source panicked"))?;
+        }
+    }
     running.finish().await?;
     Ok(())
+}
+
+/// The running source of `collect`.
+enum Source {
+    Live(LiveSource),
+    Synthetic {
+        stop: Arc<AtomicBool>,
+        thread: std::thread::JoinHandle<u64>,
+    },
 }
 
 /// Returns on SIGINT, SIGTERM or after `duration`.
