@@ -20,7 +20,7 @@ use crate::verify::{self, LedgerView, VerifyOptions};
 
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Examples:\n  conanchor-tui bench --events 1000000\n  conanchor-tui bench --events 1000000 --scale 4 --json"
+    after_help = "Examples:\n  conanchor-tui bench --events 1000000\n  conanchor-tui bench --events 1000000 --scale 4 --json\n  sudo conanchor-tui bench --probe --probe-rounds 6"
 )]
 pub struct BenchArgs {
     /// Events to ingest and verify.
@@ -44,6 +44,19 @@ pub struct BenchArgs {
     /// transaction (deploys a registry when --besu-contract-address is not given).
     #[arg(long, value_parser = ["evm"])]
     pub ledger: Option<String>,
+    /// Measure the live probe instead: the slowdown of an exec loop and an open loop
+    /// with the probe attached vs. without, alternating in the same run (root).
+    #[arg(long)]
+    pub probe: bool,
+    /// bench --probe: fork + exec per loop and round.
+    #[arg(long, default_value_t = 1000)]
+    pub probe_execs: u64,
+    /// bench --probe: open + close per loop and round.
+    #[arg(long, default_value_t = 100_000)]
+    pub probe_opens: u64,
+    /// bench --probe: rounds with and rounds without the probe (medians are reported).
+    #[arg(long, default_value_t = 5)]
+    pub probe_rounds: usize,
     #[command(flatten)]
     pub ledger_args: crate::ledgers::LedgerArgs,
 }
@@ -182,6 +195,9 @@ async fn verify_all(dir: &std::path::Path) -> Result<(f64, u64)> {
 pub async fn run(args: BenchArgs) -> Result<()> {
     if args.ledger.is_some() {
         return bench_evm(&args).await;
+    }
+    if args.probe {
+        return crate::bench_probe::run(&args).await;
     }
     anyhow::ensure!(
         args.events > 0 && args.containers > 0 && args.batch_size > 0,

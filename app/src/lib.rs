@@ -2,6 +2,7 @@
 
 pub mod attack;
 pub mod bench;
+pub mod bench_probe;
 pub mod cli;
 pub mod collector;
 pub mod diff;
