@@ -15,7 +15,7 @@ pub mod tasks;
 pub mod terminal;
 pub mod toast;
 pub mod ui;
-mod worker;
+pub mod worker;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 pub use app::App;
 pub use args::TuiArgs;
 use event::{Action, Event};
-use worker::Worker;
+pub use worker::Worker;
 
 use crate::collector::Collector;
 use crate::pipeline::{PipelineConfig, TapMsg};
@@ -93,12 +93,14 @@ pub async fn run(args: TuiArgs) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data dir {}", args.data_dir.display()))?;
     init_logging(&args)?;
+    // the probe loads (or the replay file is read) before the store opens
+    let prepared = args::prepare_source(&args).await?;
     let ledger = args.ledger.open(&args.data_dir).await?;
     let (tap_tx, mut tap_rx) = mpsc::channel(TAP_CAPACITY);
     let mut cfg = PipelineConfig::new(args.batch_size, args.batch_interval, &args.collector_id);
     cfg.tap = Some(tap_tx);
     let collector = Collector::start(&args.data_dir, ledger.clone(), cfg).await?;
-    let source = args::start_source(&args, collector.sender()?)?;
+    let source = args::start_source(&args, prepared, collector.sender()?)?;
     tracing::info!(mode = ?source.mode, data_dir = %args.data_dir.display(), "workstation started");
 
     let mut app = App::new(
@@ -120,15 +122,16 @@ pub async fn run(args: TuiArgs) -> Result<()> {
         &collector,
         &mut tap_rx,
         &mut rx,
+        LoopHooks::default(),
     )
     .await;
     input_stop.store(true, Ordering::Relaxed);
 
     app.closing = Some("stopping: sealing partial batches and anchoring what is pending …".into());
     let _ = guard.terminal.draw(|f| ui::draw(f, &mut app));
-    source.stop.store(true, Ordering::Relaxed);
-    let thread = source.thread;
-    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    if let Err(e) = source.stop().await {
+        tracing::warn!(error = %crate::one_line(&e), "stopping the source");
+    }
     drop(tap_rx);
     let finished = collector.finish().await;
     drop(guard);
@@ -181,13 +184,27 @@ pub fn drain_tap(app: &mut App, tap: &mut mpsc::Receiver<TapMsg>) -> usize {
     n
 }
 
-async fn event_loop(
-    terminal: &mut terminal::Tui,
+/// What drives the loop besides the terminal (the bench): a deadline, and an observer
+/// called after each frame with the time from waking up to the drawn frame; it may ask for
+/// actions (switching panels, starting a verification) like a user would.
+#[derive(Default)]
+pub struct LoopHooks<'a> {
+    pub until: Option<Instant>,
+    #[allow(clippy::type_complexity)]
+    pub on_frame: Option<&'a mut (dyn FnMut(&mut App, Duration) -> Vec<Action> + Send)>,
+}
+
+/// Draws, waits for a tick, input or a background result, applies it, repeats; returns on
+/// quit, SIGINT/SIGTERM or the hooks' deadline.
+#[allow(clippy::too_many_arguments)]
+pub async fn event_loop<B: ratatui::backend::Backend>(
+    terminal: &mut ratatui::Terminal<B>,
     app: &mut App,
     worker: &Worker,
     collector: &Collector,
     tap: &mut mpsc::Receiver<TapMsg>,
     rx: &mut mpsc::UnboundedReceiver<Event>,
+    mut hooks: LoopHooks<'_>,
 ) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
@@ -196,21 +213,37 @@ async fn event_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_store = Instant::now() - STORE_EVERY;
     let mut last_ledger = Instant::now() - LEDGER_EVERY;
+    let mut woke: Option<Instant> = None;
+    let deadline = async {
+        match hooks.until {
+            Some(t) => tokio::time::sleep_until(t.into()).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(deadline);
     loop {
         terminal
             .draw(|f| ui::draw(f, app))
-            .context("drawing the screen")?;
+            .map_err(|e| anyhow::anyhow!("drawing the screen: {e}"))?;
+        let mut actions: Vec<Action> = Vec::new();
+        if let (Some(t0), Some(f)) = (woke, hooks.on_frame.as_mut()) {
+            actions.extend(f(app, t0.elapsed()));
+        }
+        for a in actions.drain(..) {
+            worker.dispatch(app, a);
+        }
         let first = tokio::select! {
             _ = tick.tick() => Event::Tick,
             Some(e) = rx.recv() => e,
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),
+            _ = &mut deadline => return Ok(()),
         };
+        woke = Some(Instant::now());
         let mut events = vec![first];
         while let Ok(e) = rx.try_recv() {
             events.push(e);
         }
-        let mut actions: Vec<Action> = Vec::new();
         for ev in events {
             match ev {
                 Event::Tick => {
