@@ -20,7 +20,7 @@ use crate::verify::{self, LedgerView, VerifyOptions};
 
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Examples:\n  conanchor-tui bench --events 1000000\n  conanchor-tui bench --events 1000000 --scale 4 --json"
+    after_help = "Examples:\n  conanchor-tui bench --events 1000000\n  conanchor-tui bench --events 1000000 --scale 4 --json\n  conanchor-tui bench --tui --tui-rate 50000 --tui-seconds 10"
 )]
 pub struct BenchArgs {
     /// Events to ingest and verify.
@@ -46,6 +46,16 @@ pub struct BenchArgs {
     pub ledger: Option<String>,
     #[command(flatten)]
     pub ledger_args: crate::ledgers::LedgerArgs,
+    /// Measure the workstation instead: events at --tui-rate for --tui-seconds through the
+    /// embedded collector into its model, drawn at 160x45 (frame time p50/p99/max, peak RSS).
+    #[arg(long)]
+    pub tui: bool,
+    /// Events per second over all containers for --tui.
+    #[arg(long, default_value_t = 50_000)]
+    pub tui_rate: u64,
+    /// Seconds to run --tui.
+    #[arg(long, default_value_t = 10.0)]
+    pub tui_seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -182,6 +192,9 @@ async fn verify_all(dir: &std::path::Path) -> Result<(f64, u64)> {
 pub async fn run(args: BenchArgs) -> Result<()> {
     if args.ledger.is_some() {
         return bench_evm(&args).await;
+    }
+    if args.tui {
+        return crate::bench_tui::run(&args).await;
     }
     anyhow::ensure!(
         args.events > 0 && args.containers > 0 && args.batch_size > 0,

@@ -2,6 +2,7 @@
 
 pub mod attack;
 pub mod bench;
+pub mod bench_tui;
 pub mod cli;
 pub mod collector;
 pub mod diff;
