@@ -19,7 +19,7 @@ use crate::pipeline::PipelineConfig;
 use crate::tui::app::{App, Tab};
 use crate::tui::args::{start_source, PreparedSource, TuiArgs};
 use crate::tui::event::{Action, Event, VerifyScope};
-use crate::tui::{event_loop, LoopHooks, Worker, TAP_CAPACITY};
+use crate::tui::{event_loop, FrameInfo, LoopHooks, Worker, TAP_CAPACITY};
 use crate::util::peak_rss_bytes;
 
 pub const WIDTH: u16 = 160;
@@ -48,6 +48,11 @@ pub struct TuiBenchReport {
     pub frame_ms_p50: f64,
     pub frame_ms_p99: f64,
     pub frame_ms_max: f64,
+    /// Drawing alone (part of the frame time).
+    pub draw_ms_p99: f64,
+    /// The longest tap drain between frames (every 10 ms; input waits at most this long
+    /// plus a frame).
+    pub tap_drain_ms_max: f64,
     pub peak_rss_bytes: Option<u64>,
     pub verify_runs_finished: u64,
     /// The verification's result (it runs while events keep coming).
@@ -76,14 +81,28 @@ struct Script {
     started: Instant,
     seconds: f64,
     frames: Vec<Duration>,
+    draws: Vec<Duration>,
+    drain_max: Duration,
     verify_started: bool,
     verify_runs: u64,
     was_running: bool,
 }
 
 impl Script {
-    fn on_frame(&mut self, app: &mut App, took: Duration) -> Vec<Action> {
-        self.frames.push(took);
+    fn on_frame(&mut self, app: &mut App, f: FrameInfo) -> Vec<Action> {
+        self.frames.push(f.total);
+        self.draws.push(f.draw);
+        self.drain_max = self.drain_max.max(f.drain_max);
+        if std::env::var_os("CONANCHOR_FRAME_TRACE").is_some() {
+            eprintln!(
+                "frame {:>7.2} ms  draw {:>6.2} ms  drain max {:>6.2} ms  tap {:>6}  {:?}",
+                ms(f.total),
+                ms(f.draw),
+                ms(f.drain_max),
+                f.tap_msgs,
+                app.tab
+            );
+        }
         let t = self.started.elapsed().as_secs_f64();
         let running = app.verify.is_running();
         if self.was_running && !running {
@@ -156,11 +175,13 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         started,
         seconds: args.tui_seconds,
         frames: Vec::with_capacity(1024),
+        draws: Vec::with_capacity(1024),
+        drain_max: Duration::ZERO,
         verify_started: false,
         verify_runs: 0,
         was_running: false,
     };
-    let mut observer = |app: &mut App, took: Duration| script.on_frame(app, took);
+    let mut observer = |app: &mut App, f: FrameInfo| script.on_frame(app, f);
     let hooks = LoopHooks {
         until: Some(started + Duration::from_secs_f64(args.tui_seconds)),
         on_frame: Some(&mut observer),
@@ -185,6 +206,8 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     let mut frames = std::mem::take(&mut script.frames);
     frames.sort_unstable();
     let p99 = ms(quantile(&frames, 0.99));
+    let mut draws = std::mem::take(&mut script.draws);
+    draws.sort_unstable();
     let report = TuiBenchReport {
         target_events_per_sec: args.tui_rate,
         seconds: elapsed,
@@ -201,6 +224,8 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         frame_ms_p50: ms(quantile(&frames, 0.5)),
         frame_ms_p99: p99,
         frame_ms_max: ms(frames.last().copied().unwrap_or_default()),
+        draw_ms_p99: ms(quantile(&draws, 0.99)),
+        tap_drain_ms_max: ms(script.drain_max),
         peak_rss_bytes: rss,
         verify_runs_finished: script.verify_runs,
         verify_outcome: verify_outcome(&app),
@@ -249,6 +274,10 @@ fn print_report(r: &TuiBenchReport) {
         r.frame_ms_p99,
         r.frame_ms_max,
         r.p99_target_ms
+    );
+    println!(
+        "drawing alone          p99 {:.2} ms; tap drains between frames max {:.2} ms",
+        r.draw_ms_p99, r.tap_drain_ms_max
     );
     println!(
         "peak RSS               {} (target < {:.0} MB)",
