@@ -260,3 +260,46 @@ fn spawn_replay(
         sent
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        tui: TuiArgs,
+    }
+
+    fn choice(args: &[&str]) -> Result<SourceChoice> {
+        let argv = std::iter::once("conanchor-tui").chain(args.iter().copied());
+        Cli::try_parse_from(argv)?.tui.source_choice()
+    }
+
+    #[test]
+    fn sources_parse() {
+        assert_eq!(choice(&[]).unwrap(), SourceChoice::Auto);
+        assert_eq!(choice(&["--source", "live"]).unwrap(), SourceChoice::Live);
+        assert_eq!(
+            choice(&["--source", "synthetic"]).unwrap(),
+            SourceChoice::Synthetic
+        );
+        assert_eq!(
+            choice(&["--source", "replay", "ev.jsonl", "--rate", "0"]).unwrap(),
+            SourceChoice::Replay(PathBuf::from("ev.jsonl"))
+        );
+        let e = choice(&["--source", "replay"]).unwrap_err().to_string();
+        assert!(e.contains("needs a file"), "{e}");
+        let e = choice(&["--source", "kernel"]).unwrap_err().to_string();
+        assert!(e.contains("unknown --source"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_replay_file_is_named() {
+        let cli =
+            Cli::try_parse_from(["x", "--source", "replay", "/nonexistent/ev.jsonl"]).unwrap();
+        let e = prepare_source(&cli.tui).await.err().unwrap();
+        assert!(format!("{e:#}").contains("/nonexistent/ev.jsonl"), "{e:#}");
+    }
+}
