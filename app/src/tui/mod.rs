@@ -35,8 +35,10 @@ use crate::pipeline::{PipelineConfig, TapMsg};
 
 /// Capacity of the tap; a full tap drops view updates, never evidence.
 pub const TAP_CAPACITY: usize = 65_536;
-/// Most tap messages applied per tick (the rest wait for the next one).
-pub const TAP_PER_TICK: usize = 100_000;
+/// Most tap messages applied per drain (every 10 ms and in each frame), so a backlog (after
+/// a stall) never makes one long pause: up to ~200,000 events/s reach the view, and past
+/// that the tap fills and skips view updates (the store has every event).
+pub const TAP_PER_DRAIN: usize = 2_000;
 const TICK: Duration = Duration::from_millis(100);
 /// Between frames the tap is drained this often, so no frame has to apply a whole tick's
 /// worth of events (at 50,000 events/s that is ~500 per drain instead of ~5,000 per frame).
@@ -174,10 +176,10 @@ fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
     });
 }
 
-/// Applies every waiting tap message (bounded per call).
+/// Applies the waiting tap messages, at most [`TAP_PER_DRAIN`].
 pub fn drain_tap(app: &mut App, tap: &mut mpsc::Receiver<TapMsg>) -> usize {
     let mut n = 0;
-    while n < TAP_PER_TICK {
+    while n < TAP_PER_DRAIN {
         match tap.try_recv() {
             Ok(m) => app.on_tap(m),
             Err(_) => break,
