@@ -20,7 +20,7 @@ use crate::verify::{self, LedgerView, VerifyOptions};
 
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Examples:\n  conanchor-tui bench --events 1000000\n  conanchor-tui bench --events 1000000 --scale 4 --json\n  sudo conanchor-tui bench --probe --probe-rounds 6"
+    after_help = "Examples:\n  conanchor-tui bench --events 1000000\n  conanchor-tui bench --events 1000000 --scale 4 --json\n  conanchor-tui bench --tui --tui-rate 50000 --tui-seconds 10\n  sudo conanchor-tui bench --probe --probe-rounds 6"
 )]
 pub struct BenchArgs {
     /// Events to ingest and verify.
@@ -59,6 +59,16 @@ pub struct BenchArgs {
     pub probe_rounds: usize,
     #[command(flatten)]
     pub ledger_args: crate::ledgers::LedgerArgs,
+    /// Measure the workstation instead: events at --tui-rate for --tui-seconds through the
+    /// embedded collector into its model, drawn at 160x45 (frame time p50/p99/max, peak RSS).
+    #[arg(long)]
+    pub tui: bool,
+    /// Events per second over all containers for --tui.
+    #[arg(long, default_value_t = 50_000)]
+    pub tui_rate: u64,
+    /// Seconds to run --tui.
+    #[arg(long, default_value_t = 10.0)]
+    pub tui_seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -198,6 +208,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
     if args.probe {
         return crate::bench_probe::run(&args).await;
+    }
+    if args.tui {
+        return crate::bench_tui::run(&args).await;
     }
     anyhow::ensure!(
         args.events > 0 && args.containers > 0 && args.batch_size > 0,

@@ -58,6 +58,41 @@ impl Drop for Tmux {
     }
 }
 
+/// Starts the workstation with `flags` in a detached 160×45 session `w`; its exit code
+/// goes to `rc`.
+fn start(t: &Tmux, flags: &str, data: &Path, rc: &Path) {
+    let script = format!(
+        "'{BIN}' {flags} --data-dir '{}'; echo $? > '{}'",
+        data.display(),
+        rc.display()
+    );
+    let started = t.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "w",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(started.status.success(), "tmux new-session: {started:?}");
+}
+
+fn skip_without_tmux() -> bool {
+    if tmux_available() {
+        return false;
+    }
+    if std::env::var("CONANCHOR_REQUIRE_TMUX").as_deref() == Ok("1") {
+        panic!("tmux not found and CONANCHOR_REQUIRE_TMUX=1");
+    }
+    eprintln!("SKIP: tmux not found");
+    true
+}
+
 fn tmux_available() -> bool {
     Command::new("tmux")
         .arg("-V")
@@ -81,11 +116,7 @@ fn read_rc(path: &Path, timeout: Duration) -> Option<String> {
 
 #[test]
 fn attack_verify_diff_restore_and_quit_in_tmux() {
-    if !tmux_available() {
-        if std::env::var("CONANCHOR_REQUIRE_TMUX").as_deref() == Ok("1") {
-            panic!("tmux not found and CONANCHOR_REQUIRE_TMUX=1");
-        }
-        eprintln!("SKIP: tmux not found");
+    if skip_without_tmux() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -94,25 +125,7 @@ fn attack_verify_diff_restore_and_quit_in_tmux() {
     let t = Tmux {
         socket: tmp.path().join("tmux.sock"),
     };
-    let script = format!(
-        "'{BIN}' --source synthetic --data-dir '{}'; echo $? > '{}'",
-        data.display(),
-        rc.display()
-    );
-    let started = t.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "w",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(started.status.success(), "tmux new-session: {started:?}");
+    start(&t, "--source synthetic", &data, &rc);
     let long = Duration::from_secs(60);
 
     t.wait_for("events of 3 containers", long, |s| {
@@ -168,4 +181,54 @@ fn attack_verify_diff_restore_and_quit_in_tmux() {
     );
     let log = std::fs::read_to_string(data.join("conanchor-tui.log")).unwrap();
     assert!(log.contains("workstation stopped"), "{log}");
+}
+
+#[test]
+fn replay_source_in_tmux() {
+    use conanchor::sources::synthetic::{synthetic_event, Rng, SyntheticContainer};
+    if skip_without_tmux() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let rc = tmp.path().join("exit-code");
+    let file = tmp.path().join("events.jsonl");
+    let c = &SyntheticContainer::kubernetes_like(1, 9)[0];
+    let mut rng = Rng(1);
+    let lines: Vec<String> = (0..40)
+        .map(|i| {
+            serde_json::to_string(&synthetic_event(&mut rng, c, 1_700_000_000_000_000_000 + i))
+                .unwrap()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let t = Tmux {
+        socket: tmp.path().join("tmux.sock"),
+    };
+    start(
+        &t,
+        &format!("--source replay '{}' --rate 0", file.display()),
+        &data,
+        &rc,
+    );
+    let long = Duration::from_secs(60);
+    let s = t.wait_for("the replayed events", long, |s| {
+        s.contains("Containers (1)") && s.contains("last 40 of 40")
+    });
+    assert!(s.contains("mode replay"), "{s}");
+    t.keys(&["q"]);
+    let code = read_rc(&rc, Duration::from_secs(90));
+    assert_eq!(
+        code.as_deref(),
+        Some("0"),
+        "exit code; the screen:\n{}",
+        t.screen()
+    );
+    let v = common::run(&["verify", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout.contains("40"),
+        "all 40 events verified:\n{}",
+        v.stdout
+    );
 }

@@ -102,6 +102,9 @@ pub struct Totals {
     pub pending_anchors: u64,
     pub anchorer: AnchorerStats,
     pub pipeline_error: Option<String>,
+    /// Events that reached the view through the tap (a full tap skips some; the store
+    /// has them all).
+    pub view_events: u64,
     last_events: u64,
 }
 
@@ -167,6 +170,7 @@ impl App {
     pub fn on_tap(&mut self, msg: TapMsg) {
         match msg {
             TapMsg::Event(ev) => {
+                self.totals.view_events += 1;
                 if let Some(i) = self.containers.push_event(*ev) {
                     self.inserted_container(i);
                 }

@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use conanchor_probe::ActiveMode;
 use conanchor_store::Event;
 use tokio::sync::mpsc;
 
 use super::app::Mode;
 use crate::ledgers::LedgerArgs;
 use crate::pipeline::SourceMsg;
+use crate::sources::live::{LiveArgs, LiveSource, LoadedProbe};
 use crate::sources::synthetic::{self, SyntheticConfig, SyntheticContainer};
 use crate::util::parse_duration;
 
@@ -22,8 +24,9 @@ pub struct TuiArgs {
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
     /// Event source: live (the eBPF probe; needs root), synthetic, or `replay FILE` (an event
-    /// JSONL in the seed's format).
-    #[arg(long, num_args = 1..=2, value_names = ["KIND", "FILE"], default_value = "live")]
+    /// JSONL in the seed's format). Default: live when root and the probe loads, otherwise
+    /// synthetic with a banner saying why. An explicit `--source live` fails instead.
+    #[arg(long, num_args = 1..=2, value_names = ["KIND", "FILE"])]
     pub source: Vec<String>,
     /// Synthetic (and replay) events per second over all containers; 0 = as fast as possible.
     #[arg(long, default_value_t = 50)]
@@ -46,11 +49,15 @@ pub struct TuiArgs {
     pub log_file: Option<PathBuf>,
     #[command(flatten)]
     pub ledger: LedgerArgs,
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 /// The parsed `--source`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceChoice {
+    /// No `--source`: live if possible, else synthetic with a banner.
+    Auto,
     Live,
     Synthetic,
     Replay(PathBuf),
@@ -65,6 +72,7 @@ impl TuiArgs {
             .collect::<Vec<_>>()
             .as_slice()
         {
+            [] => Ok(SourceChoice::Auto),
             ["live"] => Ok(SourceChoice::Live),
             ["synthetic"] => Ok(SourceChoice::Synthetic),
             ["replay", file] => Ok(SourceChoice::Replay(PathBuf::from(file))),
@@ -77,45 +85,106 @@ impl TuiArgs {
     }
 }
 
-/// Why the live probe cannot run here.
-fn live_unavailable_reason() -> String {
+fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        "not running as root (try `sudo conanchor-tui`)".into()
-    } else {
-        "the eBPF probe source is not wired into the workstation in this build".into()
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The source, made ready before the store opens: the probe loaded and attached, or the
+/// replay file read.
+pub enum PreparedSource {
+    Live(LoadedProbe),
+    Synthetic { banner: Option<String> },
+    Replay { label: String, events: Vec<Event> },
+}
+
+/// Loads the probe (live), reads the replay file, or explains the fallback to synthetic.
+pub async fn prepare_source(args: &TuiArgs) -> Result<PreparedSource> {
+    let choice = args.source_choice()?;
+    let fallback = |why: String| PreparedSource::Synthetic {
+        banner: Some(format!(
+            "live probe unavailable: {why} — showing synthetic events"
+        )),
+    };
+    match choice {
+        SourceChoice::Synthetic => Ok(PreparedSource::Synthetic { banner: None }),
+        SourceChoice::Replay(file) => Ok(PreparedSource::Replay {
+            label: file.display().to_string(),
+            events: read_replay(&file)?,
+        }),
+        SourceChoice::Auto if !is_root() => Ok(fallback(
+            "not running as root (try `sudo conanchor-tui`)".into(),
+        )),
+        SourceChoice::Live if !is_root() => {
+            bail!("--source live needs root (try `sudo conanchor-tui --source live`; --source synthetic runs without it)")
+        }
+        SourceChoice::Auto | SourceChoice::Live => {
+            let loaded = LoadedProbe::load(args.live.probe_config()?).await;
+            match (loaded, choice) {
+                (Ok(p), _) => Ok(PreparedSource::Live(p)),
+                (Err(e), SourceChoice::Auto) => {
+                    tracing::warn!(error = %crate::one_line(&e), "live probe unavailable");
+                    Ok(fallback(crate::one_line(&e)))
+                }
+                (Err(e), _) => Err(e.context("cannot start the live eBPF source")),
+            }
+        }
     }
 }
 
-/// A running source: stop it with `stop`, then join `thread`.
+enum Stopper {
+    Thread {
+        stop: Arc<AtomicBool>,
+        thread: std::thread::JoinHandle<u64>,
+    },
+    Live(LiveSource),
+}
+
+/// A running source; [`RunningSource::stop`] ends it.
 pub struct RunningSource {
     pub mode: Mode,
     pub banner: Option<String>,
-    pub stop: Arc<AtomicBool>,
-    pub thread: std::thread::JoinHandle<u64>,
+    stopper: Stopper,
 }
 
-/// Starts the chosen source (live falls back to synthetic with a banner saying why).
-pub fn start_source(args: &TuiArgs, tx: mpsc::Sender<SourceMsg>) -> Result<RunningSource> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (mode, banner, thread) = match args.source_choice()? {
-        SourceChoice::Replay(file) => {
-            let events = read_replay(&file)?;
-            let label = file.display().to_string();
-            (
-                Mode::Replay(label),
-                None,
-                spawn_replay(events, args.rate, tx, stop.clone()),
-            )
+impl RunningSource {
+    /// Stops the source and waits for it (the live probe delivers what is left in its ring
+    /// buffer first); returns the events it sent.
+    pub async fn stop(self) -> Result<u64> {
+        match self.stopper {
+            Stopper::Thread { stop, thread } => {
+                stop.store(true, Ordering::Relaxed);
+                tokio::task::spawn_blocking(move || thread.join())
+                    .await?
+                    .map_err(|_| anyhow::anyhow!("the event source panicked"))
+            }
+            Stopper::Live(live) => Ok(live.stop().await?.events),
         }
-        choice => {
-            let banner = (choice == SourceChoice::Live).then(|| {
-                format!(
-                    "live probe unavailable: {} — showing synthetic events",
-                    live_unavailable_reason()
-                )
-            });
+    }
+}
+
+/// Starts a prepared source into `tx`. Call from a tokio runtime.
+pub fn start_source(
+    args: &TuiArgs,
+    prepared: PreparedSource,
+    tx: mpsc::Sender<SourceMsg>,
+) -> Result<RunningSource> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (mode, banner, stopper) = match prepared {
+        PreparedSource::Live(probe) => {
+            let live = probe.start(tx)?;
+            tracing::info!("{}", live.status_line());
+            let mode = match live.mode() {
+                ActiveMode::Lsm => Mode::LiveLsm,
+                ActiveMode::Tracepoint => Mode::LiveTracepoint,
+            };
+            (mode, None, Stopper::Live(live))
+        }
+        PreparedSource::Replay { label, events } => {
+            let thread = spawn_replay(events, args.rate, tx, stop.clone());
+            (Mode::Replay(label), None, Stopper::Thread { stop, thread })
+        }
+        PreparedSource::Synthetic { banner } => {
             let containers = SyntheticContainer::kubernetes_like(args.containers.max(1), args.seed);
             for c in &containers {
                 conanchor_store::check_container_id(&c.container_instance_id)?;
@@ -126,18 +195,14 @@ pub fn start_source(args: &TuiArgs, tx: mpsc::Sender<SourceMsg>) -> Result<Runni
                 count_per_container: None,
                 seed: args.seed ^ crate::util::now_ns(),
             };
-            (
-                Mode::Synthetic,
-                banner,
-                synthetic::spawn(cfg, tx, stop.clone()),
-            )
+            let thread = synthetic::spawn(cfg, tx, stop.clone());
+            (Mode::Synthetic, banner, Stopper::Thread { stop, thread })
         }
     };
     Ok(RunningSource {
         mode,
         banner,
-        stop,
-        thread,
+        stopper,
     })
 }
 
@@ -194,4 +259,47 @@ fn spawn_replay(
         }
         sent
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        tui: TuiArgs,
+    }
+
+    fn choice(args: &[&str]) -> Result<SourceChoice> {
+        let argv = std::iter::once("conanchor-tui").chain(args.iter().copied());
+        Cli::try_parse_from(argv)?.tui.source_choice()
+    }
+
+    #[test]
+    fn sources_parse() {
+        assert_eq!(choice(&[]).unwrap(), SourceChoice::Auto);
+        assert_eq!(choice(&["--source", "live"]).unwrap(), SourceChoice::Live);
+        assert_eq!(
+            choice(&["--source", "synthetic"]).unwrap(),
+            SourceChoice::Synthetic
+        );
+        assert_eq!(
+            choice(&["--source", "replay", "ev.jsonl", "--rate", "0"]).unwrap(),
+            SourceChoice::Replay(PathBuf::from("ev.jsonl"))
+        );
+        let e = choice(&["--source", "replay"]).unwrap_err().to_string();
+        assert!(e.contains("needs a file"), "{e}");
+        let e = choice(&["--source", "kernel"]).unwrap_err().to_string();
+        assert!(e.contains("unknown --source"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_replay_file_is_named() {
+        let cli =
+            Cli::try_parse_from(["x", "--source", "replay", "/nonexistent/ev.jsonl"]).unwrap();
+        let e = prepare_source(&cli.tui).await.err().unwrap();
+        assert!(format!("{e:#}").contains("/nonexistent/ev.jsonl"), "{e:#}");
+    }
 }

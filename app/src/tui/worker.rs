@@ -1,5 +1,6 @@
 //! Starts the background work an [`Action`] asks for; results come back as events.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -37,10 +38,18 @@ impl Worker {
         let _ = tx.send(Event::App(e));
     }
 
-    /// A ledger that sees other processes' edits, or the error as an event.
-    fn ledger(&self) -> Result<Arc<dyn Ledger>, String> {
-        tasks::fresh_ledger(&self.ledger_args, &self.data_dir, &self.ledger)
-            .map_err(|e| crate::one_line(&e))
+    /// A ledger that sees other processes' edits. Opening the mock chain reads its whole
+    /// file, so it runs on a blocking thread inside the task, never in the render loop.
+    fn ledger(&self) -> impl Future<Output = Result<Arc<dyn Ledger>, String>> + Send + 'static {
+        let args = self.ledger_args.clone();
+        let dir = self.data_dir.clone();
+        let shared = self.ledger.clone();
+        async move {
+            tokio::task::spawn_blocking(move || tasks::fresh_ledger(&args, &dir, &shared))
+                .await
+                .map_err(|e| format!("opening the ledger: {e}"))?
+                .map_err(|e| crate::one_line(&e))
+        }
     }
 
     pub fn dispatch(&self, app: &mut App, action: Action) {
@@ -62,22 +71,24 @@ impl Worker {
                 if app.ledger_inflight {
                     return;
                 }
-                let ledger = match self.ledger() {
-                    Ok(l) => l,
-                    Err(e) => return Self::post(&tx, AppEvent::Ledger(Err(e))),
-                };
                 app.ledger_inflight = true;
+                let ledger = self.ledger();
                 let selected = app.selected_container().map(str::to_string);
                 tokio::spawn(async move {
-                    Self::post(&tx, tasks::read_ledger(ledger, selected).await);
+                    let ev = match ledger.await {
+                        Ok(l) => tasks::read_ledger(l, selected).await,
+                        Err(e) => AppEvent::Ledger(Err(e)),
+                    };
+                    Self::post(&tx, ev);
                 });
             }
             Action::Verify(scope) => {
-                let ledger = match self.ledger() {
-                    Ok(l) => l,
-                    Err(e) => return Self::post(&tx, AppEvent::VerifyDone(Err(e))),
-                };
+                let ledger = self.ledger();
                 tokio::spawn(async move {
+                    let ledger = match ledger.await {
+                        Ok(l) => l,
+                        Err(e) => return Self::post(&tx, AppEvent::VerifyDone(Err(e))),
+                    };
                     let ptx = tx.clone();
                     let mut last = 0u64;
                     let progress = move |done: u64, total: u64| {
@@ -95,12 +106,13 @@ impl Worker {
                 container,
                 batch_id,
             } => {
-                let ledger = match self.ledger() {
-                    Ok(l) => l,
-                    Err(e) => return Self::post(&tx, AppEvent::DiffReady(Err(e))),
-                };
+                let ledger = self.ledger();
                 tokio::spawn(async move {
-                    Self::post(&tx, tasks::diff(ledger, &dir, container, batch_id).await);
+                    let ev = match ledger.await {
+                        Ok(l) => tasks::diff(l, &dir, container, batch_id).await,
+                        Err(e) => AppEvent::DiffReady(Err(e)),
+                    };
+                    Self::post(&tx, ev);
                 });
             }
             Action::Attack {
