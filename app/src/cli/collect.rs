@@ -77,6 +77,10 @@ pub enum SourceKind {
     Synthetic,
     /// The eBPF probe (root).
     Live,
+    /// Falco alerts (json_output): --input FILE|-, --follow, or --listen for http_output.
+    Falco,
+    /// Tetragon's JSON export: --input FILE|-, --follow.
+    Tetragon,
 }
 
 const COLLECT_EXAMPLES: &str = "Examples:
@@ -84,6 +88,10 @@ const COLLECT_EXAMPLES: &str = "Examples:
   sudo collector --target-cgroup-id 123456789,987654321 --data-dir ./data --workflow-log
   sudo collector --attach-mode tracepoint --ring-buffer-bytes 4194304
   conanchor-tui collect --source synthetic --rate 200 --data-dir ./data --batch-size 10 --workflow-log
+  conanchor-tui collect --source falco --input /var/log/falco/events.json --data-dir ./data
+  conanchor-tui collect --source tetragon --input /var/run/cilium/tetragon/tetragon.log --follow
+  conanchor-tui collect --source falco --listen 127.0.0.1:2801 --workflow-log
+  falco -o json_output=true | conanchor-tui collect --source falco --input -
 The live source (the default) needs root; it reports its attach mode on stderr at start.
 Stop with Ctrl-C (SIGINT) or SIGTERM: partial batches are sealed and anchored before exit.";
 
@@ -123,6 +131,16 @@ pub struct CollectArgs {
     /// Seed of the synthetic event mix.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Falco/Tetragon: newline-delimited JSON file to read ("-" or absent: stdin).
+    #[arg(long, value_name = "FILE|-")]
+    pub input: Option<String>,
+    /// Falco/Tetragon: keep following --input like `tail -F` (rotation, truncation) until
+    /// SIGINT/SIGTERM.
+    #[arg(long)]
+    pub follow: bool,
+    /// Falco: accept http_output / falcosidekick webhook POSTs on this address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
     #[command(flatten)]
     pub ledger: LedgerArgs,
 }
@@ -183,13 +201,19 @@ pub async fn collect(args: CollectArgs) -> Result<()> {
     let mut cfg = PipelineConfig::new(args.batch_size, args.batch_interval, &args.collector_id);
     cfg.workflow_log = args.workflow_log;
     cfg.print_events = !args.quiet;
+    if matches!(args.source, SourceKind::Falco | SourceKind::Tetragon) {
+        return collect_external(args, cfg).await;
+    }
+    if args.input.is_some() || args.follow || args.listen.is_some() {
+        bail!("--input, --follow and --listen are for --source falco or tetragon");
+    }
     // the probe loads before the store opens: without root or BPF nothing is created
     let probe =
         match args.source {
             SourceKind::Live => Some(LoadedProbe::load(args.live.probe_config()?).await.context(
                 "cannot start the live eBPF source (--source synthetic runs without it)",
             )?),
-            SourceKind::Synthetic => None,
+            _ => None,
         };
     let running =
         Collector::start(&args.data_dir, args.ledger.open(&args.data_dir).await?, cfg).await?;
@@ -261,8 +285,45 @@ enum Source {
     },
 }
 
+/// `collect --source falco|tetragon`: flags are checked and the input opened before the
+/// store is touched.
+async fn collect_external(args: CollectArgs, cfg: PipelineConfig) -> Result<()> {
+    use crate::sources::ingest::{self, Format, IngestOptions};
+    let format = if args.source == SourceKind::Falco {
+        Format::Falco
+    } else {
+        Format::Tetragon
+    };
+    let input = ingest::prepare(
+        format,
+        args.input.as_deref(),
+        args.follow,
+        args.listen.as_deref(),
+    )?;
+    let running =
+        Collector::start(&args.data_dir, args.ledger.open(&args.data_dir).await?, cfg).await?;
+    if args.workflow_log {
+        eprintln!(
+            "[workflow] collecting {} events from {input} into {} (batch size {}, interval {:?}, ledger {:?})",
+            format.name(),
+            args.data_dir.display(),
+            args.batch_size,
+            args.batch_interval,
+            args.ledger.ledger_backend
+        );
+    }
+    let opts = IngestOptions {
+        format,
+        input,
+        workflow_log: args.workflow_log,
+        duration: args.duration,
+    };
+    ingest::run(opts, running).await?;
+    Ok(())
+}
+
 /// Returns on SIGINT, SIGTERM or after `duration`.
-async fn wait_for_stop(duration: Option<Duration>) -> Result<()> {
+pub(crate) async fn wait_for_stop(duration: Option<Duration>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;

@@ -80,6 +80,8 @@ pub enum Mode {
     LiveTracepoint,
     Synthetic,
     Replay(String),
+    /// Following a Falco or Tetragon JSON lines file (the label says which and where).
+    Ingest(String),
 }
 
 impl Mode {
@@ -89,6 +91,7 @@ impl Mode {
             Mode::LiveTracepoint => "live tracepoint".into(),
             Mode::Synthetic => "synthetic".into(),
             Mode::Replay(f) => format!("replay {f}"),
+            Mode::Ingest(label) => label.clone(),
         }
     }
 }

@@ -14,6 +14,8 @@ use tokio::sync::mpsc;
 use super::app::Mode;
 use crate::ledgers::LedgerArgs;
 use crate::pipeline::SourceMsg;
+use crate::sources::follow;
+use crate::sources::ingest::{self, Format};
 use crate::sources::live::{LiveArgs, LiveSource, LoadedProbe};
 use crate::sources::synthetic::{self, SyntheticConfig, SyntheticContainer};
 use crate::util::parse_duration;
@@ -23,8 +25,9 @@ pub struct TuiArgs {
     /// Evidence directory (conanchor.db, ledger/mock_chain.jsonl, conanchor-tui.log).
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Event source: live (the eBPF probe; needs root), synthetic, or `replay FILE` (an event
-    /// JSONL in the seed's format). Default: live when root and the probe loads, otherwise
+    /// Event source: live (the eBPF probe; needs root), synthetic, `replay FILE` (an event
+    /// JSONL in the seed's format), or `falco FILE` / `tetragon FILE` (their JSON lines,
+    /// followed like `tail -F`). Default: live when root and the probe loads, otherwise
     /// synthetic with a banner saying why. An explicit `--source live` fails instead.
     #[arg(long, num_args = 1..=2, value_names = ["KIND", "FILE"])]
     pub source: Vec<String>,
@@ -61,6 +64,7 @@ pub enum SourceChoice {
     Live,
     Synthetic,
     Replay(PathBuf),
+    Ingest(Format, PathBuf),
 }
 
 impl TuiArgs {
@@ -77,8 +81,13 @@ impl TuiArgs {
             ["synthetic"] => Ok(SourceChoice::Synthetic),
             ["replay", file] => Ok(SourceChoice::Replay(PathBuf::from(file))),
             ["replay"] => bail!("--source replay needs a file: --source replay events.jsonl"),
+            ["falco", file] => Ok(SourceChoice::Ingest(Format::Falco, PathBuf::from(file))),
+            ["tetragon", file] => Ok(SourceChoice::Ingest(Format::Tetragon, PathBuf::from(file))),
+            [kind @ ("falco" | "tetragon")] => {
+                bail!("--source {kind} needs its JSON lines file: --source {kind} events.json")
+            }
             other => bail!(
-                "unknown --source {:?}: use live, synthetic or `replay FILE`",
+                "unknown --source {:?}: use live, synthetic, `replay FILE`, `falco FILE` or `tetragon FILE`",
                 other.join(" ")
             ),
         }
@@ -94,8 +103,18 @@ fn is_root() -> bool {
 /// replay file read.
 pub enum PreparedSource {
     Live(LoadedProbe),
-    Synthetic { banner: Option<String> },
-    Replay { label: String, events: Vec<Event> },
+    Synthetic {
+        banner: Option<String>,
+    },
+    Replay {
+        label: String,
+        events: Vec<Event>,
+    },
+    Ingest {
+        format: Format,
+        label: String,
+        input: ingest::Input,
+    },
 }
 
 /// Loads the probe (live), reads the replay file, or explains the fallback to synthetic.
@@ -111,6 +130,11 @@ pub async fn prepare_source(args: &TuiArgs) -> Result<PreparedSource> {
         SourceChoice::Replay(file) => Ok(PreparedSource::Replay {
             label: file.display().to_string(),
             events: read_replay(&file)?,
+        }),
+        SourceChoice::Ingest(format, file) => Ok(PreparedSource::Ingest {
+            format,
+            label: format!("{} {}", format.name(), file.display()),
+            input: ingest::prepare(format, file.to_str(), true, None)?,
         }),
         SourceChoice::Auto if !is_root() => Ok(fallback(
             "not running as root (try `sudo conanchor-tui`)".into(),
@@ -184,6 +208,14 @@ pub fn start_source(
             let thread = spawn_replay(events, args.rate, tx, stop.clone());
             (Mode::Replay(label), None, Stopper::Thread { stop, thread })
         }
+        PreparedSource::Ingest {
+            format,
+            label,
+            input,
+        } => {
+            let thread = spawn_ingest(format, input, tx, stop.clone())?;
+            (Mode::Ingest(label), None, Stopper::Thread { stop, thread })
+        }
         PreparedSource::Synthetic { banner } => {
             let containers = SyntheticContainer::kubernetes_like(args.containers.max(1), args.seed);
             for c in &containers {
@@ -204,6 +236,30 @@ pub fn start_source(
         banner,
         stopper,
     })
+}
+
+/// Follows a Falco/Tetragon file into the pipeline; rejected lines go to the log file.
+fn spawn_ingest(
+    format: Format,
+    input: ingest::Input,
+    tx: mpsc::Sender<SourceMsg>,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<u64>> {
+    let ingest::Input::File { path, .. } = input else {
+        bail!("the workstation follows a file: --source falco FILE");
+    };
+    let counts = Arc::new(ingest::IngestCounts::default());
+    let mut sink = ingest::LineSink::new(format, tx, counts.clone(), false);
+    std::thread::Builder::new()
+        .name("conanchor-ingest".into())
+        .spawn(move || {
+            if let Err(e) = follow::follow(&path, &mut sink, &stop, follow::POLL, false) {
+                tracing::warn!(error = %e, "following {} stopped", path.display());
+            }
+            tracing::info!("{}: {}", path.display(), counts.summary());
+            counts.ingested()
+        })
+        .context("starting the ingest thread")
 }
 
 /// Reads an event JSONL (the seed's event format); sequence numbers are reassigned.
@@ -301,5 +357,46 @@ mod tests {
             Cli::try_parse_from(["x", "--source", "replay", "/nonexistent/ev.jsonl"]).unwrap();
         let e = prepare_source(&cli.tui).await.err().unwrap();
         assert!(format!("{e:#}").contains("/nonexistent/ev.jsonl"), "{e:#}");
+    }
+
+    #[test]
+    fn falco_and_tetragon_sources_take_a_file() {
+        assert_eq!(
+            choice(&["--source", "falco", "events.json"]).unwrap(),
+            SourceChoice::Ingest(Format::Falco, PathBuf::from("events.json"))
+        );
+        assert_eq!(
+            choice(&["--source", "tetragon", "tetragon.log"]).unwrap(),
+            SourceChoice::Ingest(Format::Tetragon, PathBuf::from("tetragon.log"))
+        );
+        let e = choice(&["--source", "falco"]).unwrap_err().to_string();
+        assert!(e.contains("needs its JSON lines file"), "{e}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_ingest_source_follows_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("falco.json");
+        std::fs::write(
+            &file,
+            "{\"rule\":\"r\",\"priority\":\"Notice\",\"time\":\"2024-03-09T16:00:00Z\"}\n",
+        )
+        .unwrap();
+        let args =
+            Cli::try_parse_from(["conanchor-tui", "--source", "falco", file.to_str().unwrap()])
+                .unwrap()
+                .tui;
+        let prepared = prepare_source(&args).await.unwrap();
+        let (tx, mut rx) = mpsc::channel(16);
+        let src = start_source(&args, prepared, tx).unwrap();
+        assert!(matches!(&src.mode, Mode::Ingest(l) if l.starts_with("Falco ")));
+        assert!(matches!(rx.recv().await, Some(SourceMsg::Event(_))));
+        drop(rx);
+        assert_eq!(src.stop().await.unwrap(), 1);
+        let missing =
+            Cli::try_parse_from(["conanchor-tui", "--source", "tetragon", "/nonexistent"])
+                .unwrap()
+                .tui;
+        assert!(prepare_source(&missing).await.is_err());
     }
 }

@@ -82,3 +82,103 @@ pub fn failures(report: &serde_json::Value) -> Vec<(u64, String)> {
 pub fn db(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("conanchor.db")).unwrap()
 }
+
+/// The binary running in the background, its stderr collected line by line.
+pub struct Background {
+    pub child: std::process::Child,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    pub fn spawn(args: &[&str]) -> Background {
+        use std::io::BufRead;
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the conanchor-tui binary starts");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Background {
+            child,
+            stderr,
+            reader: Some(reader),
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until stderr contains `needle`; returns that line.
+    pub fn wait_for_line(&self, needle: &str, timeout: std::time::Duration) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let s = self.stderr();
+            if let Some(line) = s.lines().find(|l| l.contains(needle)) {
+                return line.to_string();
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "no {needle:?} on stderr within {timeout:?}:\n{s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then the exit code and the whole stderr.
+    pub fn terminate(self) -> (i32, String) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.wait()
+    }
+
+    /// The exit code and the whole stderr, once the process has ended.
+    pub fn wait(mut self) -> (i32, String) {
+        let status = self.child.wait().unwrap();
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        let stderr = self.stderr();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (status.code().unwrap_or(-1), stderr)
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `SELECT count(*) FROM events` until it reaches `n` (panics after `timeout`).
+pub fn wait_for_events(dir: &Path, n: i64, timeout: std::time::Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        let count: i64 = rusqlite::Connection::open(dir.join("conanchor.db"))
+            .and_then(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)))
+            .unwrap_or(0);
+        if count >= n {
+            assert_eq!(count, n, "more events than expected");
+            return;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{count} of {n} events stored after {timeout:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+}

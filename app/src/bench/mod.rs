@@ -1,5 +1,8 @@
 //! `conanchor-tui bench`: throughput and memory, measured in one run on this machine, with
-//! the raw SHA-256 leaf-hash rate as the limit to compare against.
+//! the raw SHA-256 leaf-hash rate as the limit to compare against. `--source falco`: Falco
+//! JSON lines from a file instead (see [`falco`]).
+
+pub mod falco;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -20,12 +23,18 @@ use crate::verify::{self, LedgerView, VerifyOptions};
 
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Examples:\n  conanchor-tui bench --events 1000000\n  conanchor-tui bench --events 1000000 --scale 4 --json\n  conanchor-tui bench --tui --tui-rate 50000 --tui-seconds 10\n  sudo conanchor-tui bench --probe --probe-rounds 6"
+    after_help = "Examples:\n  conanchor-tui bench --events 1000000\n  conanchor-tui bench --events 1000000 --scale 4 --json\n  conanchor-tui bench --tui --tui-rate 50000 --tui-seconds 10\n  sudo conanchor-tui bench --probe --probe-rounds 6\n  conanchor-tui bench --source falco --events 300000\n  conanchor-tui bench --source falco --input /var/log/falco/events.json"
 )]
 pub struct BenchArgs {
-    /// Events to ingest and verify.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub events: u64,
+    /// Events to ingest and verify [default: 1000000; with --source falco: 300000 lines].
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// What to ingest: synthetic events, or Falco JSON lines (from --input, or written first).
+    #[arg(long, value_parser = ["synthetic", "falco"], default_value = "synthetic")]
+    pub source: String,
+    /// With --source falco: a Falco JSON lines file to ingest (not modified).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
     /// Containers the events are spread over.
     #[arg(long, default_value_t = 10)]
     pub containers: usize,
@@ -212,9 +221,14 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     if args.tui {
         return crate::bench_tui::run(&args).await;
     }
+    let events = args.events.unwrap_or(1_000_000);
     anyhow::ensure!(
-        args.events > 0 && args.containers > 0 && args.batch_size > 0,
+        events > 0 && args.containers > 0 && args.batch_size > 0,
         "--events, --containers and --batch-size must be positive"
+    );
+    anyhow::ensure!(
+        args.input.is_none() || args.source == "falco",
+        "--input is for bench --source falco"
     );
     let tmp;
     let dir = match &args.data_dir {
@@ -230,8 +244,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             dir.display()
         );
     }
+    if args.source == "falco" {
+        return falco::run(&args, &dir).await;
+    }
     let containers = SyntheticContainer::kubernetes_like(args.containers, 5);
-    let per = args.events.div_ceil(args.containers as u64);
+    let per = events.div_ceil(args.containers as u64);
     let total = per * args.containers as u64;
     if !args.json {
         eprintln!(
