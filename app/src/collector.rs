@@ -25,6 +25,7 @@ pub struct Collector {
     workflow: Option<tokio::task::JoinHandle<()>>,
     stats: Arc<Mutex<PipelineStats>>,
     workflow_log: bool,
+    checkpointer: Option<crate::checkpointer::Checkpointer>,
 }
 
 impl Collector {
@@ -34,7 +35,18 @@ impl Collector {
         ledger: Arc<dyn Ledger>,
         cfg: PipelineConfig,
     ) -> Result<Collector> {
-        let store = Store::create(data_dir)?;
+        let mut store = Store::create(data_dir)?;
+        let checkpointer = crate::checkpointer::Checkpointer::start(store.path());
+        if checkpointer.is_some() {
+            store
+                .connection()
+                .pragma_update(
+                    None,
+                    "wal_autocheckpoint",
+                    crate::checkpointer::WRITER_AUTOCHECKPOINT_PAGES,
+                )
+                .context("configuring the store's WAL")?;
+        }
         let (anchorer, anchorer_task) =
             anchorer::spawn(data_dir.to_path_buf(), ledger, AnchorerConfig::default());
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
@@ -74,6 +86,7 @@ impl Collector {
             workflow,
             stats,
             workflow_log,
+            checkpointer,
         })
     }
 
@@ -114,6 +127,7 @@ impl Collector {
         if let Some(w) = self.workflow {
             w.abort();
         }
+        drop(self.checkpointer.take());
         let a = self.anchorer.stats();
         if self.workflow_log {
             eprintln!(

@@ -4,6 +4,7 @@ pub mod attack;
 pub mod bench;
 pub mod bench_probe;
 pub mod bench_tui;
+pub mod checkpointer;
 pub mod cli;
 pub mod collector;
 pub mod diff;

@@ -156,7 +156,8 @@ impl Store {
         // A new file gets 16 KiB pages (set before WAL mode and the first table): a group
         // commit writes a quarter as many WAL frames, each one a system call.
         if create {
-            conn.execute_batch("PRAGMA page_size=16384").map_err(corrupt)?;
+            conn.execute_batch("PRAGMA page_size=16384")
+                .map_err(corrupt)?;
         }
         // journal_mode is the first statement that reads the file: a damaged header fails here.
         let _: String = conn
