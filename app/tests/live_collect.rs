@@ -1,7 +1,9 @@
 //! The live collector through the real binary, on the real kernel (root): events from a
 //! container cgroup made by the test are stored under its 64-hex container id with the
 //! right policy and risk, a second (untargeted) cgroup's events are absent, and the
-//! sealed batches verify OK against the ledger.
+//! sealed batches verify OK against the ledger; a storm through a one-page ring buffer is
+//! stored or counted as drops in the anchored batches (stored + dropped = generated) and
+//! verify reports the drops.
 //! Skips with "SKIP: ..." when not root or BPF is unavailable; with
 //! CONANCHOR_REQUIRE_BPF=1 a skip is a failure.
 
@@ -353,5 +355,107 @@ fn live_collect_without_root_names_the_cause() {
     assert!(
         !tmp.path().join("d").exists(),
         "nothing is created when the probe cannot load"
+    );
+}
+
+/// (events stored, dropped_event_count summed over the sealed batches) of one container.
+fn stored_and_dropped(dir: &Path, cid: &str) -> (u64, u64) {
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.join("conanchor.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the store");
+    let key: i64 = conn
+        .query_row(
+            "SELECT id FROM containers WHERE container_instance_id = ?1",
+            [cid],
+            |r| r.get(0),
+        )
+        .expect("the storm's container is in the store");
+    let events: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM events WHERE container = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let dropped: i64 = conn
+        .query_row(
+            "SELECT COALESCE(sum(dropped_event_count), 0) FROM batches WHERE container = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .unwrap();
+    (events as u64, dropped as u64)
+}
+
+#[test]
+fn live_collect_storm_drops_are_anchored_and_reported() {
+    if !bpf_available() {
+        return;
+    }
+    const OPENS: u32 = 200_000;
+    let target = TestCgroup::new();
+    let _secret = SecretFile::ensure(Path::new(TOKEN));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let target_id = target.id.to_string();
+    // a one-page ring buffer: most of the storm cannot be delivered and must be counted
+    let mut collector = Collector::start(&[
+        "collect",
+        "--source",
+        "live",
+        "--target-cgroup-id",
+        &target_id,
+        "--ring-buffer-bytes",
+        "4096",
+        "--batch-size",
+        "1000",
+        "--batch-interval",
+        "500ms",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--quiet",
+    ]);
+    collector.wait_for_line("attach mode:", Duration::from_secs(60));
+    let (_, code) = target.run(&Action::Open(cstring(Path::new(TOKEN)), OPENS));
+    assert_eq!(code, 0, "the storm ran in the test cgroup");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, stderr) = collector.terminate();
+    assert_eq!(code, 0, "collector exit code; stderr:\n{stderr}");
+
+    let (events, dropped) = stored_and_dropped(&data, &target.container_id);
+    probe_common::say(&format!(
+        "live collect storm: generated {OPENS}, stored {events}, dropped and anchored {dropped}"
+    ));
+    assert!(
+        dropped > 0,
+        "a one-page ring buffer drops part of the storm"
+    );
+    assert_eq!(
+        events + dropped,
+        u64::from(OPENS),
+        "stored + dropped (anchored in the batches) = generated"
+    );
+    let (code, report) = common::verify_json(&data, &[]);
+    assert_eq!(code, 0, "verify: {report}");
+    assert_eq!(report["status"], "OK", "{report}");
+    let warned: u64 = report["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(
+            report["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c["warnings"].as_array().into_iter().flatten()),
+        )
+        .filter(|w| w["type"] == "DROPPED_EVENTS")
+        .map(|w| w["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        warned, dropped,
+        "verify reports the anchored drops: {report}"
     );
 }
