@@ -46,6 +46,11 @@ pub trait EvidenceReader {
     fn pending_batch_ids(&mut self, cid: &str) -> Result<Vec<u64>>;
     /// Events stored after the last sealed batch.
     fn unsealed_count(&mut self, cid: &str) -> Result<u64>;
+    /// Kernel drops recorded for the container's open batch, not anchored yet (they are
+    /// anchored with its next batch). Exports have none.
+    fn pending_drops(&mut self, _cid: &str) -> Result<u64> {
+        Ok(0)
+    }
     /// Streams every stored event's recomputed leaf, all containers, in storage order, in
     /// one sequential pass (much faster than per-batch look-ups when containers
     /// interleave). Returns `false` when the reader has no such pass.

@@ -890,6 +890,18 @@ impl EvidenceReader for Store {
         Ok(true)
     }
 
+    fn pending_drops(&mut self, cid: &str) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(open_dropped, 0) FROM containers WHERE container_instance_id = ?1",
+                [cid],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|v| v.map(u).unwrap_or(0))
+            .map_err(|e| self.err(e))
+    }
+
     fn unsealed_count(&mut self, cid: &str) -> Result<u64> {
         let Some(key) = self.key(cid)? else {
             return Ok(0);

@@ -446,6 +446,17 @@ fn verify_container(
             message: format!("{unsealed} events are stored but not sealed into a batch yet"),
         });
     }
+    let pending_drops = reader.pending_drops(cid)?;
+    if pending_drops > 0 {
+        ctx.warnings.push(Warning {
+            batch_id: None,
+            kind: WarningKind::PendingDrops,
+            count: pending_drops,
+            message: format!(
+                "{pending_drops} events dropped by the kernel after the last sealed batch are recorded but not anchored yet (they go into this container's next batch)"
+            ),
+        });
+    }
 
     Ok(ContainerReport {
         container_instance_id: cid.to_string(),

@@ -99,6 +99,7 @@ pub enum WarningKind {
     DroppedEvents,
     PendingAnchor,
     UnsealedEvents,
+    PendingDrops,
     NotLocalized,
 }
 
