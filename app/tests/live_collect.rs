@@ -23,6 +23,14 @@ use probe_common::{bpf_available, cstring, Action, TestCgroup};
 
 const TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
+/// The root tests share the token file (created and removed by [`SecretFile`]): one at a
+/// time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The service-account token file, created (with its missing parents) if absent and
 /// removed again on drop.
 struct SecretFile {
@@ -205,6 +213,7 @@ fn live_collect_stores_targeted_container_events_that_verify() {
     if !bpf_available() {
         return;
     }
+    let _serial = serial();
     let target = TestCgroup::new();
     let other = TestCgroup::new();
     let _secret = SecretFile::ensure(Path::new(TOKEN));
@@ -395,6 +404,7 @@ fn live_collect_storm_drops_are_anchored_and_reported() {
         return;
     }
     const OPENS: u32 = 200_000;
+    let _serial = serial();
     let target = TestCgroup::new();
     let _secret = SecretFile::ensure(Path::new(TOKEN));
     let tmp = tempfile::tempdir().unwrap();
