@@ -14,53 +14,12 @@ mod common;
 mod probe_common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use probe_common::{bpf_available, cstring, Action, TestCgroup};
-
-const TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-
-/// The root tests share the token file (created and removed by [`SecretFile`]): one at a
-/// time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The service-account token file, created (with its missing parents) if absent and
-/// removed again on drop.
-struct SecretFile {
-    created: Vec<PathBuf>,
-}
-
-impl SecretFile {
-    fn ensure(path: &Path) -> SecretFile {
-        let mut created = Vec::new();
-        let mut missing: Vec<&Path> = path.ancestors().take_while(|p| !p.exists()).collect();
-        missing.reverse();
-        for p in missing {
-            if p == path {
-                std::fs::write(p, b"test-token").expect("create token file");
-            } else {
-                std::fs::create_dir(p).expect("create secrets dir");
-            }
-            created.push(p.to_path_buf());
-        }
-        SecretFile { created }
-    }
-}
-
-impl Drop for SecretFile {
-    fn drop(&mut self) {
-        for p in self.created.iter().rev() {
-            let _ = std::fs::remove_file(p).or_else(|_| std::fs::remove_dir(p));
-        }
-    }
-}
+use probe_common::{bpf_available, cstring, Action, SecretFile, TestCgroup, TOKEN};
 
 /// The collector process, killed on drop if the test fails before stopping it.
 struct Collector {
@@ -213,7 +172,8 @@ fn live_collect_stores_targeted_container_events_that_verify() {
     if !bpf_available() {
         return;
     }
-    let _serial = serial();
+    // one kernel test at a time: they share the token file that SecretFile makes
+    let _kernel = probe_common::KERNEL.blocking_lock();
     let target = TestCgroup::new();
     let other = TestCgroup::new();
     let _secret = SecretFile::ensure(Path::new(TOKEN));
@@ -375,35 +335,21 @@ fn stored_and_dropped(dir: &Path, cid: &str) -> (u64, u64, u64) {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .expect("open the store");
-    let key: i64 = conn
-        .query_row(
-            "SELECT id FROM containers WHERE container_instance_id = ?1",
-            [cid],
-            |r| r.get(0),
-        )
-        .expect("the storm's container is in the store");
-    let events: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM events WHERE container = ?1",
-            [key],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let dropped: i64 = conn
-        .query_row(
-            "SELECT COALESCE(sum(dropped_event_count), 0) FROM batches WHERE container = ?1",
-            [key],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let pending: i64 = conn
-        .query_row(
-            "SELECT open_dropped FROM containers WHERE id = ?1",
-            [key],
-            |r| r.get(0),
-        )
-        .unwrap();
-    (events as u64, dropped as u64, pending as u64)
+    conn.query_row(
+        "SELECT (SELECT count(*) FROM events WHERE container = c.id),
+                (SELECT COALESCE(sum(dropped_event_count), 0) FROM batches WHERE container = c.id),
+                c.open_dropped
+         FROM containers c WHERE c.container_instance_id = ?1",
+        [cid],
+        |r| {
+            Ok((
+                r.get::<_, u64>(0)?,
+                r.get::<_, u64>(1)?,
+                r.get::<_, u64>(2)?,
+            ))
+        },
+    )
+    .expect("the storm's container is in the store")
 }
 
 #[test]
@@ -412,7 +358,8 @@ fn live_collect_storm_drops_are_anchored_and_reported() {
         return;
     }
     const OPENS: u32 = 200_000;
-    let _serial = serial();
+    // one kernel test at a time: they share the token file that SecretFile makes
+    let _kernel = probe_common::KERNEL.blocking_lock();
     let target = TestCgroup::new();
     let _secret = SecretFile::ensure(Path::new(TOKEN));
     let tmp = tempfile::tempdir().unwrap();
@@ -461,18 +408,8 @@ fn live_collect_storm_drops_are_anchored_and_reported() {
     assert_eq!(code, 0, "verify: {report}");
     assert_eq!(report["status"], "OK", "{report}");
     let warned = |kind: &str| -> u64 {
-        report["warnings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(
-                report["containers"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .flat_map(|c| c["warnings"].as_array().into_iter().flatten()),
-            )
-            .filter(|w| w["type"] == kind)
+        common::warnings_of(&report, kind)
+            .iter()
             .map(|w| w["count"].as_u64().unwrap_or(0))
             .sum()
     };

@@ -47,22 +47,7 @@ fn drops_after_the_last_batch_are_reported_until_anchored() {
     let (code, report) = common::verify_json(&data, &[]);
     assert_eq!(code, 0, "warnings do not fail verify: {report}");
     assert_eq!(report["status"], "OK", "{report}");
-    let warnings: Vec<&serde_json::Value> = report["warnings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(
-            report["containers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|c| c["warnings"].as_array().into_iter().flatten()),
-        )
-        .collect();
-    let pending: Vec<_> = warnings
-        .iter()
-        .filter(|w| w["type"] == "PENDING_DROPS")
-        .collect();
+    let pending = common::warnings_of(&report, "PENDING_DROPS");
     assert_eq!(pending.len(), 1, "{report}");
     assert_eq!(pending[0]["count"], 7, "{report}");
 }

@@ -5,48 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{bpf_available, cstring, Action, TestCgroup, KERNEL};
+use common::{bpf_available, cstring, Action, SecretFile, TestCgroup, KERNEL, TOKEN};
 use conanchor_probe::{
     classify, ActiveMode, AttachMode, ContainerResolver, EventKind, Probe, ProbeConfig, ProbeError,
     RawEvent, POLICY_SECRET_READ, POLICY_SUSPICIOUS_MOUNT, POLICY_WGET_EXEC, RISK_HIGH,
 };
 use tokio::sync::mpsc;
-
-const TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-
-/// The service-account token file, created (with its missing parents) if absent and
-/// removed again on drop.
-struct SecretFile {
-    created: Vec<PathBuf>,
-}
-
-impl SecretFile {
-    fn ensure(path: &Path) -> SecretFile {
-        let mut created = Vec::new();
-        let mut missing: Vec<&Path> = path.ancestors().take_while(|p| !p.exists()).collect();
-        missing.reverse();
-        for p in missing {
-            if p == path {
-                std::fs::write(p, b"test-token").expect("create token file");
-            } else {
-                std::fs::create_dir(p).expect("create secrets dir");
-            }
-            created.push(p.to_path_buf());
-        }
-        SecretFile { created }
-    }
-}
-
-impl Drop for SecretFile {
-    fn drop(&mut self) {
-        for p in self.created.iter().rev() {
-            let _ = std::fs::remove_file(p).or_else(|_| std::fs::remove_dir(p));
-        }
-    }
-}
 
 fn now_ns() -> u64 {
     SystemTime::now()

@@ -58,6 +58,23 @@ pub fn verify_json(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
     (r.code, json)
 }
 
+/// The warnings of a given `type` in a report, top-level and per container.
+pub fn warnings_of<'a>(report: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {
+    report["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(
+            report["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c["warnings"].as_array().into_iter().flatten()),
+        )
+        .filter(|w| w["type"] == kind)
+        .collect()
+}
+
 /// Every (batch_id, type) failure of every container in a report.
 pub fn failures(report: &serde_json::Value) -> Vec<(u64, String)> {
     let containers = match report.get("containers") {

@@ -233,3 +233,37 @@ unsafe fn child(procs: &CString, action: &Action, exec_argv: &[*const libc::c_ch
         }
     }
 }
+
+/// The path the probe watches for service-account secret reads.
+pub const TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// The service-account token file, created (with its missing parents) if absent and
+/// removed again on drop.
+pub struct SecretFile {
+    created: Vec<PathBuf>,
+}
+
+impl SecretFile {
+    pub fn ensure(path: &Path) -> SecretFile {
+        let mut created = Vec::new();
+        let mut missing: Vec<&Path> = path.ancestors().take_while(|p| !p.exists()).collect();
+        missing.reverse();
+        for p in missing {
+            if p == path {
+                std::fs::write(p, b"test-token").expect("create token file");
+            } else {
+                std::fs::create_dir(p).expect("create secrets dir");
+            }
+            created.push(p.to_path_buf());
+        }
+        SecretFile { created }
+    }
+}
+
+impl Drop for SecretFile {
+    fn drop(&mut self) {
+        for p in self.created.iter().rev() {
+            let _ = std::fs::remove_file(p).or_else(|_| std::fs::remove_dir(p));
+        }
+    }
+}
