@@ -4,7 +4,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Color, Style};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
@@ -215,7 +215,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(Rect, Hi
             "tx",
             "sealed",
         ])
-        .style(Style::default().add_modifier(Modifier::BOLD)),
+        .style(super::header_style()),
     )
     .block(block);
     frame.render_widget(table, area);

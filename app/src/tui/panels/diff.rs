@@ -305,10 +305,7 @@ fn render_header_fields(d: &BatchDiff, frame: &mut Frame, area: Rect) {
             Constraint::Min(24),
         ],
     )
-    .header(
-        Row::new(["batch field", "anchored", "stored"])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-    )
+    .header(Row::new(["batch field", "anchored", "stored"]).style(super::header_style()))
     .block(
         Block::default()
             .borders(Borders::ALL)
@@ -386,7 +383,7 @@ fn render_rows(
     )
     .header(
         Row::new(["#", "seq", "anchored", "stored", "status", "event"])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
+            .style(super::header_style()),
     )
     .block(Block::default().borders(Borders::ALL).title(format!(
         " Rows ({} changed of {}; n = next change) ",

@@ -3,7 +3,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
@@ -133,10 +133,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, _hits: &mut Vec<(Rect, H
             Constraint::Length(7),
         ],
     )
-    .header(
-        Row::new(["block", "tx", "container", "batch", "events"])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-    )
+    .header(Row::new(["block", "tx", "container", "batch", "events"]).style(super::header_style()))
     .block(
         Block::default()
             .borders(Borders::ALL)

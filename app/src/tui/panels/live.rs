@@ -4,7 +4,7 @@
 use conanchor_store::Event;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, Wrap};
 use ratatui::Frame;
@@ -188,7 +188,7 @@ fn render_containers(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(R
             "ev/s",
             "events/s (60 s)",
         ])
-        .style(Style::default().add_modifier(Modifier::BOLD)),
+        .style(super::header_style()),
     )
     .block(block);
     frame.render_widget(table, area);
@@ -271,10 +271,7 @@ fn render_events(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(Rect,
             Constraint::Length(6),
         ],
     )
-    .header(
-        Row::new(["time", "seq", "type", "comm", "path", "risk"])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-    )
+    .header(Row::new(["time", "seq", "type", "comm", "path", "risk"]).style(super::header_style()))
     .block(block);
     frame.render_widget(table, area);
 }

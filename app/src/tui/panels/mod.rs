@@ -23,6 +23,11 @@ pub fn risk_style(risk: &str) -> Style {
     }
 }
 
+/// A table's header row.
+pub fn header_style() -> Style {
+    Style::default().add_modifier(Modifier::BOLD)
+}
+
 pub fn selected_style() -> Style {
     Style::default()
         .bg(Color::DarkGray)

@@ -380,7 +380,7 @@ fn render_rows(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(Rect, H
             "block",
             "failures",
         ])
-        .style(Style::default().add_modifier(Modifier::BOLD)),
+        .style(super::header_style()),
     )
     .block(block);
     frame.render_widget(table, area);
