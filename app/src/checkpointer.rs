@@ -56,7 +56,8 @@ fn run(path: &Path, stop: &AtomicBool) {
     };
     let _ = conn.busy_timeout(Duration::from_millis(100));
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(PERIOD);
+        // woken early by Drop, so stopping never waits out the period
+        std::thread::park_timeout(PERIOD);
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::debug!(error = %e, "passive WAL checkpoint");
         }
@@ -67,6 +68,7 @@ impl Drop for Checkpointer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
     }
