@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -167,14 +167,10 @@ pub async fn run(args: &BenchArgs, dir: &Path) -> Result<()> {
         );
     }
 
-    let ledger = crate::ledgers::LedgerArgs::default();
-    let mut cfg =
-        crate::pipeline::PipelineConfig::new(args.batch_size, Duration::from_secs(3600), "bench");
-    cfg.commit_every = 16_384;
     let counts = Arc::new(IngestCounts::default());
     let cpu_start = cpu_seconds();
     let start = Instant::now();
-    let running = crate::collector::Collector::start(dir, ledger.open(dir).await?, cfg).await?;
+    let running = super::bench_collector(dir, args.batch_size).await?;
     let mut sink = LineSink::new(Format::Falco, running.sender()?, counts.clone(), false);
     let file = std::fs::File::open(&input)?;
     tokio::task::spawn_blocking(move || {

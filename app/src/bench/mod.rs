@@ -163,18 +163,27 @@ pub fn sha256_leaf_rate(n: u64) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The collector every ingest bench runs: the mock ledger in `dir`, batches sealed by
+/// size only, large group commits.
+pub(crate) async fn bench_collector(
+    dir: &std::path::Path,
+    batch_size: usize,
+) -> Result<crate::collector::Collector> {
+    let ledger = crate::ledgers::LedgerArgs::default();
+    let mut cfg =
+        crate::pipeline::PipelineConfig::new(batch_size, Duration::from_secs(3600), "bench");
+    cfg.commit_every = 16_384;
+    crate::collector::Collector::start(dir, ledger.open(dir).await?, cfg).await
+}
+
 async fn ingest(
     dir: &std::path::Path,
     containers: &[SyntheticContainer],
     per_container: u64,
     batch_size: usize,
 ) -> Result<f64> {
-    let ledger = crate::ledgers::LedgerArgs::default();
-    let mut cfg =
-        crate::pipeline::PipelineConfig::new(batch_size, Duration::from_secs(3600), "bench");
-    cfg.commit_every = 16_384;
     let start = Instant::now();
-    let running = crate::collector::Collector::start(dir, ledger.open(dir).await?, cfg).await?;
+    let running = bench_collector(dir, batch_size).await?;
     let tx = running.sender()?;
     let source = synthetic::spawn(
         SyntheticConfig {
