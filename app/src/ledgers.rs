@@ -48,17 +48,31 @@ impl LedgerArgs {
             .unwrap_or_else(|| MockChain::path_in(data_dir))
     }
 
-    /// Opens the chosen ledger for the evidence in `data_dir`.
-    pub async fn open(&self, data_dir: &Path) -> Result<Arc<dyn Ledger>> {
+    /// Checks the flags without touching the ledger or the disk (no node is contacted):
+    /// lets a command fail before it loads the probe or creates anything.
+    pub fn check(&self) -> Result<()> {
+        self.besu_config().map(|_| ())
+    }
+
+    /// The EVM configuration `open` connects with; `None` for the mock chain.
+    fn besu_config(&self) -> Result<Option<EvmConfig>> {
         match self.ledger_backend {
-            Backend::Mock => Ok(Arc::new(MockChain::open(&self.mock_path(data_dir))?)),
+            Backend::Mock => Ok(None),
             Backend::Besu => {
                 let cfg = self.evm_config(true)?;
                 if cfg.contract_address.is_none() {
                     bail!("--besu-contract-address (or BESU_CONTRACT_ADDRESS) is required with --ledger-backend besu; deploy one with `conanchor-tui ledger deploy`");
                 }
-                Ok(Arc::new(EvmLedger::connect(cfg).await?))
+                Ok(Some(cfg))
             }
+        }
+    }
+
+    /// Opens the chosen ledger for the evidence in `data_dir`.
+    pub async fn open(&self, data_dir: &Path) -> Result<Arc<dyn Ledger>> {
+        match self.besu_config()? {
+            None => Ok(Arc::new(MockChain::open(&self.mock_path(data_dir))?)),
+            Some(cfg) => Ok(Arc::new(EvmLedger::connect(cfg).await?)),
         }
     }
 

@@ -207,7 +207,9 @@ pub async fn collect(args: CollectArgs) -> Result<()> {
     if args.input.is_some() || args.follow || args.listen.is_some() {
         bail!("--input, --follow and --listen are for --source falco or tetragon");
     }
-    // the probe loads before the store opens: without root or BPF nothing is created
+    // bad ledger flags fail before the probe loads; the probe loads before the store
+    // opens: without root or BPF nothing is created
+    args.ledger.check()?;
     let probe =
         match args.source {
             SourceKind::Live => Some(LoadedProbe::load(args.live.probe_config()?).await.context(
