@@ -38,12 +38,7 @@ fn clean_data_verifies_ok() {
 fn one_changed_character_fails_exactly_that_batch() {
     let tmp = tempfile::tempdir().unwrap();
     generate(tmp.path(), 100, 10, 1);
-    db(tmp.path())
-        .execute(
-            "UPDATE events SET comm = 'wgeT' WHERE container_seq = 45",
-            [],
-        )
-        .unwrap();
+    patch_stored_event(tmp.path(), 45, b"wget", b"wgeT");
     let (code, report) = verify_json(tmp.path(), &[]);
     assert_eq!(code, 1);
     assert_eq!(report["status"], "FAILED");
@@ -61,6 +56,70 @@ fn one_changed_character_fails_exactly_that_batch() {
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("MERKLE_ROOT_MISMATCH"), "{}", r.stdout);
     assert!(r.stdout.contains("status: FAILED"), "{}", r.stdout);
+}
+
+#[test]
+fn hand_edits_of_the_stored_bytes_or_their_index_are_caught() {
+    // The canonical bytes cut short: still hashed (so caught and localized), and the diff
+    // and export show the row as undecodable instead of failing.
+    let tmp = tempfile::tempdir().unwrap();
+    generate(tmp.path(), 50, 10, 1);
+    db(tmp.path())
+        .execute(
+            "UPDATE events SET canonical = substr(canonical, 1, length(canonical) - 1) \
+             WHERE container_seq = 12",
+            [],
+        )
+        .unwrap();
+    let (code, report) = verify_json(tmp.path(), &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        failures(&report),
+        vec![(2, "MERKLE_ROOT_MISMATCH".to_string())]
+    );
+    let findings = &report["containers"][0]["findings"];
+    assert_eq!(findings[0]["kind"], "MODIFIED", "{findings:#}");
+    assert_eq!(findings[0]["container_seq"], 12);
+    let d = s(tmp.path());
+    let r = run(&[
+        "diff",
+        "--data-dir",
+        d,
+        "--container-instance-id",
+        "demo-container",
+        "--batch",
+        "2",
+    ]);
+    assert!(
+        r.stdout.contains("MODIFIED   undecodable"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let out = tmp.path().join("export");
+    let r = run(&["export", "--data-dir", d, "--out", s(&out)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, _) = verify_json(&out, &[]);
+    assert_eq!(code, 1);
+
+    // Only the container_seq index changed (the hashed bytes intact): the event is no longer
+    // where its batch says, so the batch fails.
+    let tmp = tempfile::tempdir().unwrap();
+    generate(tmp.path(), 50, 10, 1);
+    db(tmp.path())
+        .execute(
+            "UPDATE events SET container_seq = 14 WHERE container_seq = 13",
+            [],
+        )
+        .unwrap();
+    let (code, report) = verify_json(tmp.path(), &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        failures(&report).iter().all(|f| f.0 == 2),
+        "{:?}",
+        failures(&report)
+    );
+    assert!(!failures(&report).is_empty());
 }
 
 #[test]

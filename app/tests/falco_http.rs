@@ -206,17 +206,9 @@ fn falcosidekick_and_http_output_posts_are_anchored_and_malformed_bodies_get_400
     );
 
     // every accepted record verbatim, in order, anchored; verify OK
-    let db = db(dir);
-    let mut q = db
-        .prepare("SELECT extra FROM events ORDER BY global_seq")
-        .unwrap();
-    let stored: Vec<String> = q
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let stored: Vec<String> = stored_events(dir).into_iter().map(|e| e.extra).collect();
     assert_eq!(stored, expected);
-    let pending: i64 = db
+    let pending: i64 = db(dir)
         .query_row("SELECT count(*) FROM anchor_outbox", [], |r| r.get(0))
         .unwrap();
     assert_eq!(pending, 0);

@@ -31,12 +31,7 @@ fn fixture_lines(name: &str) -> Vec<String> {
 
 /// `extra` of every stored event, in global order.
 fn stored_extras(dir: &Path) -> Vec<String> {
-    let db = db(dir);
-    let mut q = db
-        .prepare("SELECT extra FROM events ORDER BY global_seq")
-        .unwrap();
-    let rows = q.query_map([], |r| r.get(0)).unwrap();
-    rows.map(Result::unwrap).collect()
+    stored_events(dir).into_iter().map(|e| e.extra).collect()
 }
 
 /// The report of one container in a `verify --json` report.
@@ -166,28 +161,26 @@ fn fixtures_map_to_the_documented_fields() {
         ]);
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
-    let db = db(tmp.path());
-    let row = |global_seq: i64| -> Vec<String> {
-        db.query_row(
-            "SELECT timestamp_ns, event_type, pid, uid, comm, path, retval, container_id, risk, policy
-             FROM events WHERE global_seq = ?1",
-            [global_seq],
-            |r| {
-                (0..10)
-                    .map(|i| r.get::<_, rusqlite::types::Value>(i))
-                    .map(|v| {
-                        v.map(|v| match v {
-                            rusqlite::types::Value::Integer(n) => n.to_string(),
-                            rusqlite::types::Value::Text(t) => t,
-                            other => format!("{other:?}"),
-                        })
-                    })
-                    .collect()
-            },
-        )
-        .unwrap()
+    let events = stored_events(tmp.path());
+    let row = |global_seq: u64| -> Vec<String> {
+        let e = events
+            .iter()
+            .find(|e| e.global_seq == global_seq)
+            .unwrap_or_else(|| panic!("no event with global_seq {global_seq}"));
+        vec![
+            e.timestamp_ns.to_string(),
+            e.event_type.clone(),
+            e.pid.to_string(),
+            e.uid.to_string(),
+            e.comm.clone(),
+            e.path.clone(),
+            e.retval.to_string(),
+            e.container_id.clone(),
+            e.risk.clone(),
+            e.policy.clone(),
+        ]
     };
-    let expect = |global_seq: i64, want: &str| {
+    let expect = |global_seq: u64, want: &str| {
         assert_eq!(row(global_seq).join("|"), want, "global_seq {global_seq}");
     };
     // Falco: the seed's service-account token rule, a mount with its result, a host event

@@ -104,15 +104,11 @@ fn follow_survives_append_rotation_and_truncation_without_loss_or_duplicates() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("ingested 40, rejected 0"), "{stderr}");
 
-    let db = db(&data);
-    let mut q = db
-        .prepare("SELECT container_seq, pid FROM events ORDER BY container_seq")
-        .unwrap();
-    let rows: Vec<(u64, u32)> = q
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
+    let mut rows: Vec<(u64, u32)> = stored_events(&data)
+        .iter()
+        .map(|e| (e.container_seq, e.pid))
         .collect();
+    rows.sort_unstable();
     // one container, sequence 1..=40 without gaps
     let seqs: Vec<u64> = rows.iter().map(|r| r.0).collect();
     assert_eq!(seqs, (1..=40).collect::<Vec<_>>());

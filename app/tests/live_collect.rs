@@ -133,29 +133,32 @@ fn stored_events(dir: &Path) -> Vec<Row> {
     ) else {
         return Vec::new();
     };
-    let Ok(mut stmt) = conn.prepare(
-        "SELECT c.container_instance_id, e.container_id, e.cgroup_id, e.event_type,
-                e.policy, e.risk, e.comm, e.path
-         FROM events e JOIN containers c ON c.id = e.container ORDER BY e.global_seq",
-    ) else {
+    let Ok(mut stmt) = conn.prepare("SELECT canonical FROM events") else {
         return Vec::new();
     };
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-        ))
-    });
-    match rows {
-        Ok(rows) => rows.filter_map(Result::ok).collect(),
-        Err(_) => Vec::new(),
-    }
+    let Ok(rows) = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)) else {
+        return Vec::new();
+    };
+    let mut events: Vec<conanchor_store::Event> = rows
+        .filter_map(Result::ok)
+        .filter_map(|b| conanchor_store::encoding::decode_event(&b).ok())
+        .collect();
+    events.sort_by_key(|e| e.global_seq);
+    events
+        .into_iter()
+        .map(|e| {
+            (
+                e.container_instance_id,
+                e.container_id,
+                e.cgroup_id,
+                e.event_type,
+                e.policy,
+                e.risk,
+                e.comm,
+                e.path,
+            )
+        })
+        .collect()
 }
 
 fn trigger_all(cg: &TestCgroup, wget: &Path, mount_dir: &Path) {

@@ -36,11 +36,7 @@ impl Hasher for Rfc6962Hasher {
 
 /// `SHA-256(0x01 || left || right)`.
 pub fn node_hash(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update([NODE_PREFIX]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    crate::hash::sha256_node(NODE_PREFIX, left, right)
 }
 
 fn raw(leaves: &[Hash32]) -> Vec<[u8; 32]> {

@@ -53,8 +53,9 @@ pub trait EvidenceReader {
     }
     /// Streams every stored event's recomputed leaf, all containers, in storage order, in
     /// one sequential pass (much faster than per-batch look-ups when containers
-    /// interleave). Returns `false` when the reader has no such pass.
-    fn scan_leaves(&mut self, f: &mut dyn FnMut(&str, &LeafRow)) -> Result<bool> {
+    /// interleave). The callback gets the container's index in this pass (dense, stable for
+    /// the pass), its id and the leaf. Returns `false` when the reader has no such pass.
+    fn scan_leaves(&mut self, f: &mut dyn FnMut(usize, &str, &LeafRow)) -> Result<bool> {
         let _ = f;
         Ok(false)
     }

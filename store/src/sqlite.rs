@@ -10,12 +10,17 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 
-use crate::encoding::{leaf_hash_with, EventFields};
+use crate::encoding::{
+    canonical_u64_at, decode_event, encode_event, leaf_hash_of_canonical, EventFields,
+    GLOBAL_SEQ_AT, TIMESTAMP_AT,
+};
 use crate::error::{Result, StoreError};
 use crate::hash::Hash32;
 use crate::model::{AnchorState, Batch, BatchHeader, Event, LogTagRef};
 use crate::reader::{EvidenceReader, LeafRow};
 use crate::schema::{self, SCHEMA_VERSION};
+
+mod scan;
 
 /// File name of the database inside a data dir.
 pub const DB_FILE: &str = "conanchor.db";
@@ -112,10 +117,6 @@ fn u(v: i64) -> u64 {
 fn s(v: u64) -> i64 {
     v as i64
 }
-
-const EVENT_COLUMNS: &str =
-    "container_seq, global_seq, timestamp_ns, event_type, pid, tgid, uid, gid, \
-     comm, path, extra, flags, retval, cgroup_id, container_id, risk, policy";
 
 impl Store {
     /// Opens (creating if needed) the store in `data_dir`.
@@ -360,33 +361,16 @@ impl Store {
                 .map_err(e)?;
             }
             let mut ins = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO events (container, {EVENT_COLUMNS}) \
-                     VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
-                ))
+                .prepare_cached(
+                    "INSERT INTO events (container, container_seq, canonical) VALUES (?1,?2,?3)",
+                )
                 .map_err(e)?;
+            let mut canonical = Vec::with_capacity(512);
             for (key, ev) in &set.events {
-                ins.execute(params![
-                    key,
-                    s(ev.container_seq),
-                    s(ev.global_seq),
-                    s(ev.timestamp_ns),
-                    ev.event_type,
-                    ev.pid,
-                    ev.tgid,
-                    ev.uid,
-                    ev.gid,
-                    ev.comm,
-                    ev.path,
-                    ev.extra,
-                    s(ev.flags),
-                    ev.retval,
-                    ev.cgroup_id,
-                    ev.container_id,
-                    ev.risk,
-                    ev.policy,
-                ])
-                .map_err(e)?;
+                canonical.clear();
+                encode_event(&EventFields::from(ev), &mut canonical);
+                ins.execute(params![key, s(ev.container_seq), canonical])
+                    .map_err(e)?;
             }
             let mut bat = tx
                 .prepare_cached(
@@ -583,36 +567,83 @@ impl Store {
         }
     }
 
+    /// The stored rows of a container with `first <= container_seq <= last`, in storage
+    /// order, each as (row id, container_seq column, canonical bytes).
     fn range_query<T>(
         &mut self,
         cid: &str,
         first: u64,
         last: u64,
-        mut f: impl FnMut(&rusqlite::Row<'_>, &str) -> std::result::Result<T, String>,
+        mut f: impl FnMut(i64, u64, &[u8]) -> std::result::Result<T, String>,
     ) -> Result<Vec<T>> {
         let Some(key) = self.key(cid)? else {
             return Ok(Vec::new());
         };
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS}, id FROM events WHERE container = ?1 \
-             AND container_seq BETWEEN ?2 AND ?3 ORDER BY id"
-        );
         let path = self.path.clone();
         let mut stmt = self
             .conn
-            .prepare_cached(&sql)
+            .prepare_cached(
+                "SELECT id, container_seq, canonical FROM events WHERE container = ?1 \
+                 AND container_seq BETWEEN ?2 AND ?3 ORDER BY id",
+            )
             .map_err(|e| self_err(&path, e))?;
         let mut rows = stmt
             .query(params![key, s(first), s(last)])
             .map_err(|e| self_err(&path, e))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(|e| self_err(&path, e))? {
-            out.push(f(row, cid).map_err(|reason| StoreError::Corrupt {
+            let id: i64 = row.get(0).map_err(|e| self_err(&path, e))?;
+            let corrupt = |reason: String| StoreError::Corrupt {
                 path: path.clone(),
-                reason,
-            })?);
+                reason: format!("events row {id}: {reason}"),
+            };
+            let seq = match row.get_ref(1).map_err(|e| self_err(&path, e))? {
+                ValueRef::Integer(v) => u(v),
+                other => return Err(corrupt(format!("container_seq is {}", other.data_type()))),
+            };
+            let bytes = canonical_bytes(row.get_ref(2).map_err(|e| self_err(&path, e))?)
+                .map_err(corrupt)?;
+            out.push(f(id, seq, bytes).map_err(corrupt)?);
         }
         Ok(out)
+    }
+}
+
+/// The bytes of a `canonical` value. Text is taken as its bytes too: the hash decides.
+fn canonical_bytes(v: ValueRef<'_>) -> std::result::Result<&[u8], String> {
+    match v {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b),
+        other => Err(format!("canonical is {}, not bytes", other.data_type())),
+    }
+}
+
+/// What the store shows for stored bytes that are not a canonical event (damaged, or edited
+/// by hand): the fixed-position fields that are there and why the rest is not, so the diff
+/// and the export still show the row. Its leaf is still the stored bytes' hash
+/// ([`leaf_of`]), which verification reports; this stand-in never hashes to an anchored leaf.
+fn undecodable_event(cid: &str, seq: u64, canonical: &[u8], reason: &str) -> Event {
+    Event {
+        container_seq: seq,
+        global_seq: canonical_u64_at(canonical, GLOBAL_SEQ_AT).unwrap_or(0),
+        timestamp_ns: canonical_u64_at(canonical, TIMESTAMP_AT).unwrap_or(0),
+        event_type: "undecodable".into(),
+        extra: format!(
+            "the {} stored bytes are not a canonical event: {reason}",
+            canonical.len()
+        ),
+        container_instance_id: cid.to_string(),
+        ..Event::default()
+    }
+}
+
+/// A leaf read from a stored row: placed by the row's `container_seq`, hashed over its
+/// canonical bytes (global_seq and the timestamp, informational, from those bytes).
+fn leaf_of(seq: u64, canonical: &[u8], buf: &mut Vec<u8>) -> LeafRow {
+    LeafRow {
+        container_seq: seq,
+        global_seq: canonical_u64_at(canonical, GLOBAL_SEQ_AT).unwrap_or(0),
+        timestamp_ns: canonical_u64_at(canonical, TIMESTAMP_AT).unwrap_or(0),
+        hash: leaf_hash_of_canonical(canonical, buf),
     }
 }
 
@@ -670,64 +701,6 @@ fn header_from_row(
         })
     })();
     Ok(header)
-}
-
-fn text<'a>(
-    row: &'a rusqlite::Row<'_>,
-    i: usize,
-    name: &str,
-) -> std::result::Result<&'a str, String> {
-    match row.get_ref(i) {
-        Ok(ValueRef::Text(t)) => std::str::from_utf8(t).map_err(|_| format!("{name} is not UTF-8")),
-        Ok(other) => Err(format!("{name} is {:?}, not text", other.data_type())),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn int(row: &rusqlite::Row<'_>, i: usize, name: &str) -> std::result::Result<i64, String> {
-    match row.get_ref(i) {
-        Ok(ValueRef::Integer(v)) => Ok(v),
-        Ok(other) => Err(format!("{name} is {:?}, not an integer", other.data_type())),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn id32(row: &rusqlite::Row<'_>, i: usize, name: &str) -> std::result::Result<u32, String> {
-    let v = int(row, i, name)?;
-    u32::try_from(v).map_err(|_| format!("{name} {v} does not fit 32 bits"))
-}
-
-fn fields_from_row<'a>(
-    row: &'a rusqlite::Row<'_>,
-    cid: &'a str,
-) -> std::result::Result<EventFields<'a>, String> {
-    let ctx = |m: String| {
-        let id = row.get::<_, i64>(17).unwrap_or(-1);
-        format!("events row {id}: {m}")
-    };
-    (|| {
-        Ok(EventFields {
-            container_seq: u(int(row, 0, "container_seq")?),
-            global_seq: u(int(row, 1, "global_seq")?),
-            timestamp_ns: u(int(row, 2, "timestamp_ns")?),
-            event_type: text(row, 3, "event_type")?,
-            pid: id32(row, 4, "pid")?,
-            tgid: id32(row, 5, "tgid")?,
-            uid: id32(row, 6, "uid")?,
-            gid: id32(row, 7, "gid")?,
-            comm: text(row, 8, "comm")?,
-            path: text(row, 9, "path")?,
-            extra: text(row, 10, "extra")?,
-            flags: u(int(row, 11, "flags")?),
-            retval: int(row, 12, "retval")?,
-            cgroup_id: text(row, 13, "cgroup_id")?,
-            container_id: text(row, 14, "container_id")?,
-            container_instance_id: cid,
-            risk: text(row, 15, "risk")?,
-            policy: text(row, 16, "policy")?,
-        })
-    })()
-    .map_err(ctx)
 }
 
 impl EvidenceReader for Store {
@@ -805,40 +778,15 @@ impl EvidenceReader for Store {
 
     fn leaves_in_range(&mut self, cid: &str, first: u64, last: u64) -> Result<Vec<LeafRow>> {
         let mut buf = Vec::with_capacity(512);
-        self.range_query(cid, first, last, |row, cid| {
-            let f = fields_from_row(row, cid)?;
-            Ok(LeafRow {
-                container_seq: f.container_seq,
-                global_seq: f.global_seq,
-                timestamp_ns: f.timestamp_ns,
-                hash: leaf_hash_with(&f, &mut buf),
-            })
+        self.range_query(cid, first, last, |_, seq, canonical| {
+            Ok(leaf_of(seq, canonical, &mut buf))
         })
     }
 
     fn events_in_range(&mut self, cid: &str, first: u64, last: u64) -> Result<Vec<Event>> {
-        self.range_query(cid, first, last, |row, cid| {
-            let f = fields_from_row(row, cid)?;
-            Ok(Event {
-                global_seq: f.global_seq,
-                container_seq: f.container_seq,
-                timestamp_ns: f.timestamp_ns,
-                event_type: f.event_type.to_string(),
-                pid: f.pid,
-                tgid: f.tgid,
-                uid: f.uid,
-                gid: f.gid,
-                comm: f.comm.to_string(),
-                path: f.path.to_string(),
-                extra: f.extra.to_string(),
-                flags: f.flags,
-                retval: f.retval,
-                cgroup_id: f.cgroup_id.to_string(),
-                container_id: f.container_id.to_string(),
-                container_instance_id: f.container_instance_id.to_string(),
-                risk: f.risk.to_string(),
-                policy: f.policy.to_string(),
-            })
+        self.range_query(cid, first, last, |_, seq, canonical| {
+            Ok(decode_event(canonical)
+                .unwrap_or_else(|reason| undecodable_event(cid, seq, canonical, &reason)))
         })
     }
 
@@ -861,31 +809,23 @@ impl EvidenceReader for Store {
         Ok(ids)
     }
 
-    fn scan_leaves(&mut self, f: &mut dyn FnMut(&str, &LeafRow)) -> Result<bool> {
+    fn scan_leaves(&mut self, f: &mut dyn FnMut(usize, &str, &LeafRow)) -> Result<bool> {
         self.refresh_keys()?;
-        let names: HashMap<i64, String> = self.keys.iter().map(|(k, v)| (*v, k.clone())).collect();
-        let path = self.path.clone();
-        let sql = format!("SELECT {EVENT_COLUMNS}, id, container FROM events ORDER BY id");
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self_err(&path, e))?;
-        let mut rows = stmt.query([]).map_err(|e| self_err(&path, e))?;
+        let mut names: Vec<(i64, &str)> = self.keys.iter().map(|(k, v)| (*v, k.as_str())).collect();
+        names.sort_unstable();
         let mut buf = Vec::with_capacity(512);
-        while let Some(row) = rows.next().map_err(|e| self_err(&path, e))? {
-            let key: i64 = row.get(18).map_err(|e| self_err(&path, e))?;
-            let Some(cid) = names.get(&key) else {
+        let mut scan = scan::RawScan::new(
+            &self.conn,
+            &self.path,
+            "SELECT container, container_seq, canonical, id FROM events ORDER BY id",
+        )?;
+        while let Some(row) = scan.next()? {
+            let Ok(index) = names.binary_search_by_key(&row.container, |n| n.0) else {
                 // An event of no known container belongs to no batch.
                 continue;
             };
-            let fields = fields_from_row(row, cid).map_err(|reason| StoreError::Corrupt {
-                path: path.clone(),
-                reason,
-            })?;
-            let leaf = LeafRow {
-                container_seq: fields.container_seq,
-                global_seq: fields.global_seq,
-                timestamp_ns: fields.timestamp_ns,
-                hash: leaf_hash_with(&fields, &mut buf),
-            };
-            f(cid, &leaf);
+            let leaf = leaf_of(row.container_seq, row.canonical, &mut buf);
+            f(index, names[index].1, &leaf);
         }
         Ok(true)
     }

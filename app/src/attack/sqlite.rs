@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use conanchor_store::rusqlite::types::Value;
+use conanchor_store::encoding::{canonical_event, decode_event};
 use conanchor_store::rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use conanchor_store::sqlite::pack_leaves;
 use conanchor_store::{Batch, Event, EvidenceReader, Store};
@@ -16,57 +16,20 @@ use super::{
     aim, files, ledger, tamper, AttackOutcome, AttackSpec, AttackType, Done, RestoreScope,
 };
 
-/// Content columns of `events`, in the order [`event_params`] binds them.
-const EVENT_COLS: &str = "container_seq, global_seq, timestamp_ns, event_type, pid, tgid, uid, \
-     gid, comm, path, extra, flags, retval, cgroup_id, container_id, risk, policy";
-
-fn event_params(e: &Event) -> [Value; 17] {
-    [
-        Value::Integer(e.container_seq as i64),
-        Value::Integer(e.global_seq as i64),
-        Value::Integer(e.timestamp_ns as i64),
-        Value::Text(e.event_type.clone()),
-        Value::Integer(i64::from(e.pid)),
-        Value::Integer(i64::from(e.tgid)),
-        Value::Integer(i64::from(e.uid)),
-        Value::Integer(i64::from(e.gid)),
-        Value::Text(e.comm.clone()),
-        Value::Text(e.path.clone()),
-        Value::Text(e.extra.clone()),
-        Value::Integer(e.flags as i64),
-        Value::Integer(e.retval),
-        Value::Text(e.cgroup_id.clone()),
-        Value::Text(e.container_id.clone()),
-        Value::Text(e.risk.clone()),
-        Value::Text(e.policy.clone()),
-    ]
-}
-
+/// Rewrites row `rowid` to hold `e`: its canonical bytes and the container_seq index beside
+/// them, as an attacker re-encoding a record would.
 fn update_event(conn: &Connection, rowid: i64, e: &Event) -> Result<()> {
-    let sets: Vec<String> = EVENT_COLS
-        .split(", ")
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ?{}", i + 1))
-        .collect();
-    let mut vals: Vec<Value> = event_params(e).into();
-    vals.push(Value::Integer(rowid));
     conn.execute(
-        &format!("UPDATE events SET {} WHERE id = ?18", sets.join(", ")),
-        conanchor_store::rusqlite::params_from_iter(vals),
+        "UPDATE events SET container_seq = ?1, canonical = ?2 WHERE id = ?3",
+        params![e.container_seq as i64, canonical_event(e), rowid],
     )?;
     Ok(())
 }
 
 fn insert_event(conn: &Connection, key: i64, e: &Event) -> Result<i64> {
-    let mut vals: Vec<Value> = vec![Value::Integer(key)];
-    vals.extend(event_params(e));
-    let marks: Vec<String> = (1..=vals.len()).map(|i| format!("?{i}")).collect();
     conn.execute(
-        &format!(
-            "INSERT INTO events (container, {EVENT_COLS}) VALUES ({})",
-            marks.join(", ")
-        ),
-        conanchor_store::rusqlite::params_from_iter(vals),
+        "INSERT INTO events (container, container_seq, canonical) VALUES (?1, ?2, ?3)",
+        params![key, e.container_seq as i64, canonical_event(e)],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -283,8 +246,8 @@ pub(crate) fn run(spec: &AttackSpec) -> Result<AttackOutcome> {
             let a_row = event_rowid(&tx, key, aim.seq)?;
             let b_row =
                 neighbour_rowid(&tx, key, a_row, h.first_container_seq, h.last_container_seq)?;
-            let a = read_event(&tx, &cid, a_row)?;
-            let b = read_event(&tx, &cid, b_row)?;
+            let a = read_event(&tx, a_row)?;
+            let b = read_event(&tx, b_row)?;
             record(&tx, &mut ops, "events", a_row, |c| {
                 update_event(c, a_row, &b)
             })?;
@@ -434,35 +397,14 @@ pub(crate) fn run(spec: &AttackSpec) -> Result<AttackOutcome> {
     Ok(done.outcome(spec, id, format!("journaled as #{id} in {}", db.display())))
 }
 
-/// The event stored in row `rowid` (the container id comes from the containers table).
-fn read_event(conn: &Connection, cid: &str, rowid: i64) -> Result<Event> {
-    conn.query_row(
-        &format!("SELECT id, {EVENT_COLS} FROM events WHERE id = ?1"),
-        [rowid],
-        |r| {
-            Ok(Event {
-                container_seq: r.get::<_, i64>(1)? as u64,
-                global_seq: r.get::<_, i64>(2)? as u64,
-                timestamp_ns: r.get::<_, i64>(3)? as u64,
-                event_type: r.get(4)?,
-                pid: r.get(5)?,
-                tgid: r.get(6)?,
-                uid: r.get(7)?,
-                gid: r.get(8)?,
-                comm: r.get(9)?,
-                path: r.get(10)?,
-                extra: r.get(11)?,
-                flags: r.get::<_, i64>(12)? as u64,
-                retval: r.get(13)?,
-                cgroup_id: r.get(14)?,
-                container_id: r.get(15)?,
-                container_instance_id: cid.to_string(),
-                risk: r.get(16)?,
-                policy: r.get(17)?,
-            })
-        },
-    )
-    .with_context(|| format!("reading events row {rowid}"))
+/// The event stored in row `rowid`, decoded from its canonical bytes.
+fn read_event(conn: &Connection, rowid: i64) -> Result<Event> {
+    let bytes: Vec<u8> = conn
+        .query_row("SELECT canonical FROM events WHERE id = ?1", [rowid], |r| {
+            r.get(0)
+        })
+        .with_context(|| format!("reading events row {rowid}"))?;
+    decode_event(&bytes).map_err(|e| anyhow::anyhow!("events row {rowid}: {e}"))
 }
 
 pub(crate) fn restore(data_dir: &Path, scope: RestoreScope) -> Result<Vec<String>> {

@@ -187,8 +187,24 @@ fn scan_digests(
             ranges.insert(cid.clone(), with_acc);
         }
     }
-    let supported = reader.scan_leaves(&mut |cid, leaf| {
-        let Some(r) = ranges.get_mut(cid) else { return };
+    // The reader numbers containers densely for the pass: resolve each index to its
+    // ranges once (a string look-up per event would cost more than hashing it).
+    let mut slots: Vec<Option<Ranges>> = Vec::new();
+    let mut resolved: Vec<bool> = Vec::new();
+    let mut order: Vec<(usize, String)> = Vec::new();
+    let supported = reader.scan_leaves(&mut |index, cid, leaf| {
+        if index >= slots.len() {
+            slots.resize_with(index + 1, || None);
+            resolved.resize(index + 1, false);
+        }
+        if !resolved[index] {
+            resolved[index] = true;
+            slots[index] = ranges.remove(cid);
+            order.push((index, cid.to_string()));
+        }
+        let Some(r) = slots[index].as_mut() else {
+            return;
+        };
         let i = r.partition_point(|x| x.0 <= leaf.container_seq);
         if i == 0 {
             return;
@@ -198,6 +214,12 @@ fn scan_digests(
             acc.push(leaf);
         }
     })?;
+    // Containers with anchors but no stored event keep their (empty) accumulators.
+    for (index, cid) in order {
+        if let Some(r) = slots[index].take() {
+            ranges.insert(cid, r);
+        }
+    }
     if !supported {
         return Ok(None);
     }

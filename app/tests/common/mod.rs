@@ -100,6 +100,42 @@ pub fn db(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("conanchor.db")).unwrap()
 }
 
+/// Every stored event decoded from its canonical bytes, in global_seq order.
+pub fn stored_events(dir: &Path) -> Vec<conanchor_store::Event> {
+    let db = db(dir);
+    let mut q = db.prepare("SELECT canonical FROM events").unwrap();
+    let mut out: Vec<conanchor_store::Event> = q
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|b| conanchor_store::encoding::decode_event(&b.unwrap()).unwrap())
+        .collect();
+    out.sort_by_key(|e| e.global_seq);
+    out
+}
+
+/// Replaces the first `from` in the stored bytes of the event with `container_seq` by `to`,
+/// as someone editing the database by hand would.
+pub fn patch_stored_event(dir: &Path, container_seq: u64, from: &[u8], to: &[u8]) {
+    let db = db(dir);
+    let (id, mut bytes): (i64, Vec<u8>) = db
+        .query_row(
+            "SELECT id, canonical FROM events WHERE container_seq = ?1 ORDER BY id LIMIT 1",
+            [container_seq as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .unwrap_or_else(|| panic!("{:?} not in the event", String::from_utf8_lossy(from)));
+    bytes.splice(at..at + from.len(), to.iter().copied());
+    db.execute(
+        "UPDATE events SET canonical = ?1 WHERE id = ?2",
+        rusqlite::params![bytes, id],
+    )
+    .unwrap();
+}
+
 /// The binary running in the background, its stderr collected line by line.
 pub struct Background {
     pub child: std::process::Child,
