@@ -4,6 +4,8 @@ use anyhow::{bail, Context, Result};
 use conanchor_store::rusqlite::types::{Value, ValueRef};
 use conanchor_store::rusqlite::{Connection, OptionalExtension};
 
+use conanchor_store::encoding::{encode_event, EventFields};
+
 use super::journal::{check_table, RowImage, SqlValue, UndoOp};
 
 /// Tables whose rowid has a named alias (`id`), so a row image already carries it.
@@ -50,6 +52,79 @@ pub fn snapshot(conn: &Connection, table: &str, rowid: i64) -> Result<RowImage> 
     })
 }
 
+/// An `events` row image journaled under schema v1 (one column per event field) as the
+/// schema v2 row it stands for (canonical bytes), so an attack journaled before an upgrade
+/// can still be undone. Other images are returned as they are.
+fn upgraded(
+    conn: &Connection,
+    table: &str,
+    values: &[(String, SqlValue)],
+) -> Result<Vec<(String, SqlValue)>> {
+    if table != "events" || !values.iter().any(|(n, _)| n == "event_type") {
+        return Ok(values.to_vec());
+    }
+    let get = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let int = |name: &str| -> Result<i64> {
+        match get(name) {
+            Some(SqlValue::Integer(v)) => Ok(*v),
+            other => bail!("the journaled v1 events row has {name} = {other:?}, not an integer"),
+        }
+    };
+    let text = |name: &str| -> Result<&str> {
+        match get(name) {
+            Some(SqlValue::Text(t)) => Ok(t),
+            other => bail!("the journaled v1 events row has {name} = {other:?}, not text"),
+        }
+    };
+    let id32 = |name: &str| -> Result<u32> {
+        let v = int(name)?;
+        u32::try_from(v).with_context(|| format!("journaled {name} {v} does not fit 32 bits"))
+    };
+    let container = int("container")?;
+    let cid: String = conn
+        .query_row(
+            "SELECT container_instance_id FROM containers WHERE id = ?1",
+            [container],
+            |r| r.get(0),
+        )
+        .with_context(|| {
+            format!(
+                "the journaled events row names container {container}, which is not in the store"
+            )
+        })?;
+    let fields = EventFields {
+        global_seq: int("global_seq")? as u64,
+        container_seq: int("container_seq")? as u64,
+        timestamp_ns: int("timestamp_ns")? as u64,
+        event_type: text("event_type")?,
+        pid: id32("pid")?,
+        tgid: id32("tgid")?,
+        uid: id32("uid")?,
+        gid: id32("gid")?,
+        comm: text("comm")?,
+        path: text("path")?,
+        extra: text("extra")?,
+        flags: int("flags")? as u64,
+        retval: int("retval")?,
+        cgroup_id: text("cgroup_id")?,
+        container_id: text("container_id")?,
+        container_instance_id: &cid,
+        risk: text("risk")?,
+        policy: text("policy")?,
+    };
+    let mut canonical = Vec::new();
+    encode_event(&fields, &mut canonical);
+    Ok(vec![
+        ("id".into(), SqlValue::Integer(int("id")?)),
+        ("container".into(), SqlValue::Integer(container)),
+        (
+            "container_seq".into(),
+            SqlValue::Integer(int("container_seq")?),
+        ),
+        ("canonical".into(), SqlValue::Blob(hex::encode(canonical))),
+    ])
+}
+
 /// Puts `before` back in place of `after`.
 pub fn restore_row(conn: &Connection, before: &RowImage, after: &RowImage) -> Result<()> {
     check_table(&before.table)?;
@@ -61,6 +136,7 @@ pub fn restore_row(conn: &Connection, before: &RowImage, after: &RowImage) -> Re
     let Some(values) = &before.values else {
         return Ok(());
     };
+    let values = &upgraded(conn, &before.table, values)?;
     let mut cols: Vec<&str> = Vec::with_capacity(values.len() + 1);
     let mut vals: Vec<Value> = Vec::with_capacity(values.len() + 1);
     if !has_rowid_alias(&before.table) {
@@ -100,4 +176,80 @@ pub fn record(
     let after = snapshot(conn, table, rowid)?;
     ops.push(UndoOp::Row { before, after });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conanchor_store::encoding::decode_event;
+    use conanchor_store::Store;
+
+    #[test]
+    fn a_v1_events_image_is_restored_as_canonical_bytes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = Store::create(tmp.path()).unwrap();
+        let conn = store.connection();
+        conn.execute(
+            "INSERT INTO containers (id, container_instance_id, container_id, cgroup_id, \
+             next_container_seq, next_batch_id, last_batch_hash, first_seen_ns, last_seen_ns) \
+             VALUES (3, 'pod-a', 'abc', '77', 2, 1, '', 0, 0)",
+            [],
+        )
+        .unwrap();
+        let t = |s: &str| SqlValue::Text(s.into());
+        let i = SqlValue::Integer;
+        let v1: Vec<(String, SqlValue)> = [
+            ("id", i(9)),
+            ("container", i(3)),
+            ("container_seq", i(1)),
+            ("global_seq", i(5)),
+            ("timestamp_ns", i(1_000)),
+            ("event_type", t("exec")),
+            ("pid", i(10)),
+            ("tgid", i(10)),
+            ("uid", i(0)),
+            ("gid", i(0)),
+            ("comm", t("wget")),
+            ("path", t("/usr/bin/wget")),
+            ("extra", t("")),
+            ("flags", i(0)),
+            ("retval", i(-2)),
+            ("cgroup_id", t("77")),
+            ("container_id", t("abc")),
+            ("risk", t("high")),
+            ("policy", t("wget-exec")),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+        let before = RowImage {
+            table: "events".into(),
+            rowid: 9,
+            values: Some(v1),
+        };
+        let after = RowImage {
+            table: "events".into(),
+            rowid: 9,
+            values: None,
+        };
+        restore_row(conn, &before, &after).unwrap();
+        let (seq, bytes): (i64, Vec<u8>) = conn
+            .query_row(
+                "SELECT container_seq, canonical FROM events WHERE id = 9",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(seq, 1);
+        let e = decode_event(&bytes).unwrap();
+        assert_eq!(
+            (
+                e.container_instance_id.as_str(),
+                e.comm.as_str(),
+                e.global_seq,
+                e.retval
+            ),
+            ("pod-a", "wget", 5, -2)
+        );
+    }
 }
