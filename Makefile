@@ -19,7 +19,7 @@ PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 TUI_ARGS ?=
 
 .PHONY: build build-deps test check fmt fmt-check clippy deps demo demo-headless run \
-	demo-generate demo-verify bench bench-tui seed-workflow
+	demo-generate demo-verify bench bench-criterion bench-tui seed-workflow
 .DEFAULT_GOAL := build
 
 # What building needs beyond the Rust toolchain: a C compiler (bundled SQLite, linking).
@@ -72,6 +72,11 @@ demo-verify:
 
 bench: build
 	$(TUI) bench --events 1000000
+
+# Criterion micro-benchmarks of the evidence hot paths (leaf hashing, Merkle roots, decoding,
+# the verifier's SQLite scan).
+bench-criterion:
+	$(CARGO) bench -p conanchor-store --bench evidence
 
 # The workstation under load: 50,000 events/s for 10 s, frame times and peak RSS.
 bench-tui: build
