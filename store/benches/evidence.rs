@@ -7,7 +7,7 @@ use std::hint::black_box;
 use conanchor_store::encoding::{
     canonical_event, decode_event, leaf_hash_of_canonical, leaf_hash_with, EventFields,
 };
-use conanchor_store::sqlite::{CommitSet, ContainerRow};
+use conanchor_store::sqlite::{CommitSet, ContainerRow, StoredEvent};
 use conanchor_store::{merkle_root, Event, EvidenceReader, Hash32, MerkleAccumulator, Store};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
@@ -93,7 +93,7 @@ fn store_with(n: u64) -> (tempfile::TempDir, Store) {
         });
     }
     set.events = (0..n)
-        .map(|i| ((i % CONTAINERS) as i64 + 1, event(i)))
+        .map(|i| StoredEvent::new((i % CONTAINERS) as i64 + 1, event(i)))
         .collect();
     store.commit(&set).unwrap();
     (dir, store)

@@ -10,7 +10,7 @@ use crate::encoding::{leaf_hash_with, EventFields};
 use crate::error::{check_container_id, Result, StoreError};
 use crate::model::{Batch, Event};
 use crate::reader::{EvidenceReader, LeafRow};
-use crate::sqlite::{AnchoredItem, CommitSet, ContainerRow, Store};
+use crate::sqlite::{AnchoredItem, CommitSet, ContainerRow, Store, StoredEvent};
 
 pub const LOGS_DIR: &str = "logs";
 pub const BATCHES_DIR: &str = "batches";
@@ -413,7 +413,10 @@ pub fn import(src: &mut ExportDir, store: &mut Store) -> Result<TransferSummary>
         summary.batches += batches.len() as u64;
         let set = CommitSet {
             containers: vec![row],
-            events: events.into_iter().map(|e| (key, e)).collect(),
+            events: events
+                .into_iter()
+                .map(|e| StoredEvent::new(key, e))
+                .collect(),
             batches: batches
                 .iter()
                 .map(|b| (key, b.header.clone(), b.tag_refs()))

@@ -11,8 +11,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 use crate::encoding::{
-    canonical_u64_at, decode_event, encode_event, leaf_hash_of_canonical, EventFields,
-    GLOBAL_SEQ_AT, TIMESTAMP_AT,
+    canonical_event, canonical_u64_at, decode_event, leaf_hash_of_canonical, GLOBAL_SEQ_AT,
+    TIMESTAMP_AT,
 };
 use crate::error::{Result, StoreError};
 use crate::hash::Hash32;
@@ -52,11 +52,31 @@ pub struct AnchoredItem {
     pub block_height: u64,
 }
 
+/// An event as the store keeps it: its container's row key, the event, and its canonical
+/// bytes (exactly the bytes its leaf hash covers).
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub key: i64,
+    pub event: Event,
+    pub canonical: Vec<u8>,
+}
+
+impl StoredEvent {
+    pub fn new(key: i64, event: Event) -> StoredEvent {
+        let canonical = canonical_event(&event);
+        StoredEvent {
+            key,
+            event,
+            canonical,
+        }
+    }
+}
+
 /// Everything one group commit writes.
 #[derive(Debug, Default)]
 pub struct CommitSet {
     pub containers: Vec<ContainerRow>,
-    pub events: Vec<(i64, Event)>,
+    pub events: Vec<StoredEvent>,
     pub batches: Vec<(i64, BatchHeader, Vec<LogTagRef>)>,
     pub next_global_seq: u64,
     pub sealed_at_ns: u64,
@@ -365,11 +385,8 @@ impl Store {
                     "INSERT INTO events (container, container_seq, canonical) VALUES (?1,?2,?3)",
                 )
                 .map_err(e)?;
-            let mut canonical = Vec::with_capacity(512);
-            for (key, ev) in &set.events {
-                canonical.clear();
-                encode_event(&EventFields::from(ev), &mut canonical);
-                ins.execute(params![key, s(ev.container_seq), canonical])
+            for ev in &set.events {
+                ins.execute(params![ev.key, s(ev.event.container_seq), ev.canonical])
                     .map_err(e)?;
             }
             let mut bat = tx

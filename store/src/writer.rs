@@ -4,12 +4,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::encoding::{leaf_hash_with, EventFields};
+use crate::encoding::{encode_event, leaf_hash_of_canonical, EventFields};
 use crate::error::{check_container_id, Result, StoreError};
 use crate::hash::Hash32;
 use crate::merkle::merkle_root;
 use crate::model::{BatchHeader, Event, LogTagRef};
-use crate::sqlite::{CommitSet, ContainerRow, Store};
+use crate::sqlite::{CommitSet, ContainerRow, Store, StoredEvent};
 
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -175,7 +175,10 @@ impl Writer {
         ev.container_seq = st.row.next_container_seq;
         st.row.next_container_seq += 1;
         st.row.last_seen_ns = st.row.last_seen_ns.max(ev.timestamp_ns);
-        let hash = leaf_hash_with(&EventFields::from(&ev), &mut self.scratch);
+        // Encoded once: the stored bytes are the hashed bytes.
+        let mut canonical = Vec::with_capacity(self.scratch.capacity());
+        encode_event(&EventFields::from(&ev), &mut canonical);
+        let hash = leaf_hash_of_canonical(&canonical, &mut self.scratch);
         if st.open.opened_at.is_none() {
             st.open.opened_at = Some(Instant::now());
         }
@@ -195,12 +198,16 @@ impl Writer {
         let key = st.row.key;
         self.next_global_seq += 1;
         let cid = full.then(|| ev.container_instance_id.clone());
-        self.pending.events.push((key, ev));
+        self.pending.events.push(StoredEvent {
+            key,
+            event: ev,
+            canonical,
+        });
         if let Some(cid) = cid {
             self.seal(&cid);
         }
         let last = self.pending.events.len() - 1;
-        Ok(&self.pending.events[last].1)
+        Ok(&self.pending.events[last].event)
     }
 
     /// Attributes kernel drops to the container's open batch (`dropped_event_count`).
