@@ -109,25 +109,7 @@ fn short(h: &str) -> &str {
 }
 
 fn summary_line(s: &BatchSummary) -> String {
-    let h = &s.header;
-    let mut out = format!(
-        "{} events (seq {}..={}), merkle_root {}, batch hash {}",
-        h.event_count,
-        h.first_container_seq,
-        h.last_container_seq,
-        h.merkle_root.short(),
-        h.container_batch_hash.short()
-    );
-    if let Some(b) = s.block_height {
-        out.push_str(&format!(", block {b}"));
-    }
-    if !s.self_consistent {
-        out.push_str(" — does NOT hash to its own batch hash");
-    }
-    if s.leaf_list_consistent == Some(false) {
-        out.push_str(" — leaf list does NOT give its merkle_root");
-    }
-    out
+    s.describe() + &s.problems().concat()
 }
 
 fn event_text(r: &DiffRow) -> String {

@@ -127,6 +127,38 @@ pub struct BatchDiff {
     pub notes: Vec<String>,
 }
 
+impl BatchSummary {
+    /// One line of facts: events, seq range, root, batch hash and block when known.
+    pub fn describe(&self) -> String {
+        let h = &self.header;
+        let mut out = format!(
+            "{} events (seq {}..={}), merkle_root {}, batch hash {}",
+            h.event_count,
+            h.first_container_seq,
+            h.last_container_seq,
+            h.merkle_root.short(),
+            h.container_batch_hash.short()
+        );
+        if let Some(b) = self.block_height {
+            out.push_str(&format!(", block {b}"));
+        }
+        out
+    }
+
+    /// What is wrong with the batch on its own, each as " — ..." to append to
+    /// [`BatchSummary::describe`].
+    pub fn problems(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if !self.self_consistent {
+            out.push(" — does NOT hash to its own batch hash");
+        }
+        if self.leaf_list_consistent == Some(false) {
+            out.push(" — leaf list does NOT give its merkle_root");
+        }
+        out
+    }
+}
+
 impl BatchDiff {
     /// Nothing differs: the stored batch is exactly what was anchored.
     pub fn is_intact(&self) -> bool {

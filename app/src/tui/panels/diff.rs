@@ -5,10 +5,10 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 use ratatui::Frame;
 
-use super::{ellipsize, fail_style, ok_style, scroll_offset, selected_style, short};
+use super::{ellipsize, fail_style, ok_style, scroll_offset, short};
 use crate::diff::{Baseline, BatchDiff, BatchSummary, DiffRow};
 use crate::tui::app::{App, Hit, Tab};
 use crate::tui::event::Action;
@@ -109,18 +109,7 @@ fn summary_line(label: &str, s: Option<&BatchSummary>) -> Line<'static> {
             Span::styled("(missing)", Style::default().fg(Color::Red)),
         ]);
     };
-    let h = &s.header;
-    let mut text = format!(
-        "{} events (seq {}..={}), merkle_root {}, batch hash {}",
-        h.event_count,
-        h.first_container_seq,
-        h.last_container_seq,
-        h.merkle_root.short(),
-        h.container_batch_hash.short()
-    );
-    if let Some(b) = s.block_height {
-        text.push_str(&format!(", block {b}"));
-    }
+    let mut text = s.describe();
     if let Some(tx) = &s.tx_id {
         text.push_str(&format!(", tx {}", short(tx, 12)));
     }
@@ -128,17 +117,8 @@ fn summary_line(label: &str, s: Option<&BatchSummary>) -> Line<'static> {
         Span::styled(format!("{label:<9}"), Style::default().fg(Color::DarkGray)),
         Span::raw(text),
     ];
-    if !s.self_consistent {
-        spans.push(Span::styled(
-            " — does NOT hash to its own batch hash",
-            Style::default().fg(Color::Red),
-        ));
-    }
-    if s.leaf_list_consistent == Some(false) {
-        spans.push(Span::styled(
-            " — leaf list does NOT give its merkle_root",
-            Style::default().fg(Color::Red),
-        ));
+    for problem in s.problems() {
+        spans.push(Span::styled(problem, Style::default().fg(Color::Red)));
     }
     Line::from(spans)
 }
@@ -297,16 +277,14 @@ fn render_header_fields(d: &BatchDiff, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let t = Table::new(
+    let t = super::table(
         rows,
         [
             Constraint::Length(32),
             Constraint::Length(24),
             Constraint::Min(24),
         ],
-    )
-    .header(Row::new(["batch field", "anchored", "stored"]).style(super::header_style()))
-    .block(
+        ["batch field", "anchored", "stored"],
         Block::default()
             .borders(Borders::ALL)
             .title(" Batch metadata that differs "),
@@ -363,14 +341,10 @@ fn render_rows(
                 Cell::from(st).style(st_style),
                 Cell::from(ellipsize(&event, 80)),
             ]);
-            if i == app.diff.selected {
-                row.style(selected_style())
-            } else {
-                row
-            }
+            super::highlight(row, i == app.diff.selected)
         })
         .collect();
-    let t = Table::new(
+    let t = super::table(
         rows,
         [
             Constraint::Length(4),
@@ -380,16 +354,13 @@ fn render_rows(
             Constraint::Length(10),
             Constraint::Min(20),
         ],
-    )
-    .header(
-        Row::new(["#", "seq", "anchored", "stored", "status", "event"])
-            .style(super::header_style()),
-    )
-    .block(Block::default().borders(Borders::ALL).title(format!(
-        " Rows ({} changed of {}; n = next change) ",
-        d.changed_rows().count(),
-        d.rows.len()
-    )));
+        ["#", "seq", "anchored", "stored", "status", "event"],
+        Block::default().borders(Borders::ALL).title(format!(
+            " Rows ({} changed of {}; n = next change) ",
+            d.changed_rows().count(),
+            d.rows.len()
+        )),
+    );
     frame.render_widget(t, area);
 }
 
