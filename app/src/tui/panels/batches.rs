@@ -5,10 +5,10 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row};
 use ratatui::Frame;
 
-use super::{clock, scroll_offset, selected_style, short};
+use super::{clock, scroll_offset, short};
 use crate::tui::app::{App, Hit, Tab};
 use crate::tui::event::{Action, BatchRow, VerifyScope};
 use crate::tui::toast::Level;
@@ -182,14 +182,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(Rect, Hi
                 Cell::from(tx),
                 Cell::from(clock(r.end_time_ns)),
             ]);
-            if i == st.selected {
-                row.style(selected_style())
-            } else {
-                row
-            }
+            super::highlight(row, i == st.selected)
         })
         .collect();
-    let table = Table::new(
+    let table = super::table(
         rows,
         [
             Constraint::Length(8),
@@ -202,9 +198,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(Rect, Hi
             Constraint::Length(17),
             Constraint::Min(13),
         ],
-    )
-    .header(
-        Row::new([
+        [
             "batch",
             "seq range",
             "events",
@@ -214,9 +208,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(Rect, Hi
             "block",
             "tx",
             "sealed",
-        ])
-        .style(super::header_style()),
-    )
-    .block(block);
+        ],
+        block,
+    );
     frame.render_widget(table, area);
 }

@@ -5,7 +5,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Wrap};
 use ratatui::Frame;
 
 use super::{fail_style, ok_style, short};
@@ -123,7 +123,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, _hits: &mut Vec<(Rect, H
             ])
         })
         .collect();
-    let t = Table::new(
+    let t = super::table(
         rows,
         [
             Constraint::Length(8),
@@ -132,9 +132,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, _hits: &mut Vec<(Rect, H
             Constraint::Length(7),
             Constraint::Length(7),
         ],
-    )
-    .header(Row::new(["block", "tx", "container", "batch", "events"]).style(super::header_style()))
-    .block(
+        ["block", "tx", "container", "batch", "events"],
         Block::default()
             .borders(Borders::ALL)
             .title(" Latest anchors (r refreshes) "),

@@ -6,7 +6,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Wrap};
 use ratatui::Frame;
 
 use super::{clock, ellipsize, risk_style, scroll_offset, selected_style, spark_text};
@@ -166,7 +166,7 @@ fn render_containers(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(R
             .style(style)
         })
         .collect();
-    let table = Table::new(
+    let table = super::table(
         rows,
         [
             Constraint::Min(24),
@@ -177,9 +177,7 @@ fn render_containers(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(R
             Constraint::Length(6),
             Constraint::Length(20),
         ],
-    )
-    .header(
-        Row::new([
+        [
             "container",
             "events",
             "high",
@@ -187,10 +185,9 @@ fn render_containers(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(R
             "last seen",
             "ev/s",
             "events/s (60 s)",
-        ])
-        .style(super::header_style()),
-    )
-    .block(block);
+        ],
+        block,
+    );
     frame.render_widget(table, area);
 }
 
@@ -253,14 +250,10 @@ fn render_events(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(Rect,
                 Cell::from(e.path.clone()),
                 Cell::from(e.risk.clone()).style(super::risk_style(&e.risk)),
             ]);
-            if i == sel && app.live.focus == Focus::Events {
-                row.style(selected_style())
-            } else {
-                row
-            }
+            super::highlight(row, i == sel && app.live.focus == Focus::Events)
         })
         .collect();
-    let table = Table::new(
+    let table = super::table(
         rows,
         [
             Constraint::Length(13),
@@ -270,9 +263,9 @@ fn render_events(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(Rect,
             Constraint::Min(20),
             Constraint::Length(6),
         ],
-    )
-    .header(Row::new(["time", "seq", "type", "comm", "path", "risk"]).style(super::header_style()))
-    .block(block);
+        ["time", "seq", "type", "comm", "path", "risk"],
+        block,
+    );
     frame.render_widget(table, area);
 }
 

@@ -9,7 +9,9 @@ pub mod ledger;
 pub mod live;
 pub mod verify;
 
+use ratatui::layout::Constraint;
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, Row, Table};
 
 use crate::verify::FailureType;
 
@@ -24,7 +26,7 @@ pub fn risk_style(risk: &str) -> Style {
 }
 
 /// A table's header row.
-pub fn header_style() -> Style {
+fn header_style() -> Style {
     Style::default().add_modifier(Modifier::BOLD)
 }
 
@@ -32,6 +34,27 @@ pub fn selected_style() -> Style {
     Style::default()
         .bg(Color::DarkGray)
         .add_modifier(Modifier::BOLD)
+}
+
+/// A panel's table: `rows` under a bold `header`, inside `block`.
+pub fn table<'a>(
+    rows: Vec<Row<'a>>,
+    widths: impl IntoIterator<Item = Constraint>,
+    header: impl IntoIterator<Item = &'a str>,
+    block: Block<'a>,
+) -> Table<'a> {
+    Table::new(rows, widths)
+        .header(Row::new(header).style(header_style()))
+        .block(block)
+}
+
+/// `row`, highlighted when it is the selected one.
+pub fn highlight(row: Row<'_>, selected: bool) -> Row<'_> {
+    if selected {
+        row.style(selected_style())
+    } else {
+        row
+    }
 }
 
 pub fn ok_style() -> Style {

@@ -6,10 +6,10 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Wrap};
 use ratatui::Frame;
 
-use super::{badge, fail_style, ok_style, scroll_offset, selected_style, short};
+use super::{badge, fail_style, ok_style, scroll_offset, short};
 use crate::tui::app::{App, Button, Hit, Tab};
 use crate::tui::event::{Action, VerifyScope};
 use crate::verify::{FailureType, Status, VerifyReport};
@@ -353,14 +353,10 @@ fn render_rows(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(Rect, H
                 Cell::from(r.block_height.map_or("-".into(), |h| h.to_string())),
                 Cell::from(Line::from(badges)),
             ]);
-            if i == st.selected {
-                row.style(selected_style())
-            } else {
-                row
-            }
+            super::highlight(row, i == st.selected)
         })
         .collect();
-    let table = Table::new(
+    let table = super::table(
         rows,
         [
             Constraint::Length(36),
@@ -370,19 +366,16 @@ fn render_rows(app: &App, frame: &mut Frame, area: Rect, hits: &mut Vec<(Rect, H
             Constraint::Length(7),
             Constraint::Min(20),
         ],
-    )
-    .header(
-        Row::new([
+        [
             "container",
             "batch",
             "status",
             "events",
             "block",
             "failures",
-        ])
-        .style(super::header_style()),
-    )
-    .block(block);
+        ],
+        block,
+    );
     frame.render_widget(table, area);
 }
 
