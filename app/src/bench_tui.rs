@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use serde::Serialize;
@@ -124,20 +124,7 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         args.tui_rate > 0 && args.tui_seconds > 0.0 && args.containers > 0,
         "--tui-rate, --tui-seconds and --containers must be positive"
     );
-    let tmp;
-    let dir = match &args.data_dir {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile::tempdir().context("creating a temporary directory")?;
-            tmp.path().to_path_buf()
-        }
-    };
-    std::fs::create_dir_all(&dir)?;
-    anyhow::ensure!(
-        !conanchor_store::Store::exists_in(&dir),
-        "{} already holds a store; bench needs an empty directory",
-        dir.display()
-    );
+    let (dir, _tmp) = crate::bench::empty_bench_dir(args.data_dir.as_deref())?;
     let tui = TuiArgs {
         data_dir: dir.clone(),
         source: vec!["synthetic".into()],

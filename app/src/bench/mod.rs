@@ -203,6 +203,27 @@ async fn ingest(
     Ok(start.elapsed().as_secs_f64())
 }
 
+/// Where a bench writes its store: `--data-dir`, which must not hold one yet, or a temporary
+/// directory that lives as long as the returned guard.
+pub(crate) fn empty_bench_dir(
+    data_dir: Option<&std::path::Path>,
+) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
+    let (dir, tmp) = match data_dir {
+        Some(d) => (d.to_path_buf(), None),
+        None => {
+            let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+            (tmp.path().to_path_buf(), Some(tmp))
+        }
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    anyhow::ensure!(
+        !Store::exists_in(&dir),
+        "{} already holds a store; bench needs an empty directory",
+        dir.display()
+    );
+    Ok((dir, tmp))
+}
+
 async fn verify_all(dir: &std::path::Path) -> Result<(f64, u64)> {
     let start = Instant::now();
     let chain = MockChain::open(&MockChain::path_in(dir))?;
@@ -239,20 +260,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         args.input.is_none() || args.source == "falco",
         "--input is for bench --source falco"
     );
-    let tmp;
-    let dir = match &args.data_dir {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile::tempdir().context("creating a temporary directory")?;
-            tmp.path().to_path_buf()
-        }
-    };
-    if Store::exists_in(&dir) {
-        anyhow::bail!(
-            "{} already holds a store; bench needs an empty directory",
-            dir.display()
-        );
-    }
+    let (dir, _tmp) = empty_bench_dir(args.data_dir.as_deref())?;
     if args.source == "falco" {
         return falco::run(&args, &dir).await;
     }

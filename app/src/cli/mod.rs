@@ -82,16 +82,8 @@ pub fn run_command(command: Command) -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+    let Some(rt) = crate::util::runtime() else {
+        return ExitCode::from(2);
     };
     let result: anyhow::Result<u8> = rt.block_on(async move {
         match command {

@@ -48,16 +48,8 @@ const LEDGER_EVERY: Duration = Duration::from_millis(2500);
 
 /// Entry point from `main`: a runtime, the workstation, an exit code (2 = could not run).
 pub fn main(args: TuiArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+    let Some(rt) = crate::util::runtime() else {
+        return ExitCode::from(2);
     };
     match rt.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
