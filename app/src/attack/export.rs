@@ -124,10 +124,7 @@ fn attack(spec: &AttackSpec, aim: &Aim, tail: &[Batch], ops: &mut Vec<UndoOp>) -
             before.events.push(ev);
             after.events.push(new.clone());
             let description = if spec.kind == AttackType::ModifyLog {
-                format!(
-                    "modified container_seq {} in batch {batch_id} of {cid}: {change}",
-                    aim.seq
-                )
+                tamper::says::modified(aim.seq, batch_id, cid, &change)
             } else {
                 let mut forged = tail.to_vec();
                 tamper::forge_chain(&mut forged, aim.seq, new.leaf_hash())?;
@@ -162,10 +159,7 @@ fn attack(spec: &AttackSpec, aim: &Aim, tail: &[Batch], ops: &mut Vec<UndoOp>) -
             let i = line_of()?;
             let ev = events[i].clone().context("target line vanished")?;
             ops.push(files::splice(root, &log, i, 1, Vec::new())?);
-            let description = format!(
-                "deleted container_seq {} ({} {} {:?}) from batch {batch_id} of {cid}",
-                aim.seq, ev.event_type, ev.comm, ev.path
-            );
+            let description = tamper::says::deleted(&ev, aim.seq, batch_id, cid);
             before.events.push(ev);
             Ok(done(
                 vec![aim.seq],
@@ -187,10 +181,7 @@ fn attack(spec: &AttackSpec, aim: &Aim, tail: &[Batch], ops: &mut Vec<UndoOp>) -
                 0,
                 vec![event_line(&forged)?],
             )?);
-            let description = format!(
-                "inserted a forged event ({} {} {:?}, {:?}) with the duplicate container_seq {} into batch {batch_id} of {cid}",
-                forged.event_type, forged.comm, forged.path, forged.extra, aim.seq
-            );
+            let description = tamper::says::inserted(&forged, aim.seq, batch_id, cid);
             after.events.push(forged);
             Ok(done(
                 vec![aim.seq],
@@ -298,8 +289,7 @@ fn attack(spec: &AttackSpec, aim: &Aim, tail: &[Batch], ops: &mut Vec<UndoOp>) -
             let detail = ledger::describe(&old, &new);
             before.anchors.push(old);
             after.anchors.push(new);
-            let description =
-                format!("edited the mock chain's anchor of batch {batch_id} of {cid}: {detail}");
+            let description = tamper::says::ledger_edited(batch_id, cid, &detail);
             let details = vec![format!(
                 "{}: block of batch {batch_id} rewritten",
                 spec.mock_chain.display()

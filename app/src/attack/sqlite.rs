@@ -129,10 +129,7 @@ pub(crate) fn run(spec: &AttackSpec) -> Result<AttackOutcome> {
             before.events.push(ev.clone());
             after.events.push(new.clone());
             let description = if spec.kind == AttackType::ModifyLog {
-                format!(
-                    "modified container_seq {} in batch {batch_id} of {cid}: {change}",
-                    aim.seq
-                )
+                tamper::says::modified(aim.seq, batch_id, &cid, &change)
             } else {
                 let mut forged = tail_batches.clone();
                 tamper::forge_chain(&mut forged, aim.seq, new.leaf_hash())?;
@@ -206,10 +203,7 @@ pub(crate) fn run(spec: &AttackSpec) -> Result<AttackOutcome> {
             Done {
                 batch_id,
                 seqs: vec![aim.seq],
-                description: format!(
-                    "deleted container_seq {} ({} {} {:?}) from batch {batch_id} of {cid}",
-                    aim.seq, ev.event_type, ev.comm, ev.path
-                ),
+                description: tamper::says::deleted(&ev, aim.seq, batch_id, &cid),
                 details: vec![format!("events row {rowid} deleted")],
                 ops,
                 before,
@@ -232,10 +226,7 @@ pub(crate) fn run(spec: &AttackSpec) -> Result<AttackOutcome> {
             Done {
                 batch_id,
                 seqs: vec![aim.seq],
-                description: format!(
-                    "inserted a forged event ({} {} {:?}, {:?}) with the duplicate container_seq {} into batch {batch_id} of {cid}",
-                    forged.event_type, forged.comm, forged.path, forged.extra, aim.seq
-                ),
+                description: tamper::says::inserted(&forged, aim.seq, batch_id, &cid),
                 details: vec![format!("events row {rowid} added")],
                 ops,
                 before,
@@ -368,9 +359,7 @@ pub(crate) fn run(spec: &AttackSpec) -> Result<AttackOutcome> {
             Done {
                 batch_id,
                 seqs: Vec::new(),
-                description: format!(
-                    "edited the mock chain's anchor of batch {batch_id} of {cid}: {detail}"
-                ),
+                description: tamper::says::ledger_edited(batch_id, &cid, &detail),
                 details: vec![format!(
                     "{}: block of batch {batch_id} rewritten",
                     spec.mock_chain.display()

@@ -69,6 +69,33 @@ pub fn describe_change(before: &Event, after: &Event) -> String {
         .join(", ")
 }
 
+/// The one-line descriptions every target gives its attacks.
+pub mod says {
+    use conanchor_store::Event;
+
+    pub fn modified(seq: u64, batch_id: u64, cid: &str, change: &str) -> String {
+        format!("modified container_seq {seq} in batch {batch_id} of {cid}: {change}")
+    }
+
+    pub fn deleted(ev: &Event, seq: u64, batch_id: u64, cid: &str) -> String {
+        format!(
+            "deleted container_seq {seq} ({} {} {:?}) from batch {batch_id} of {cid}",
+            ev.event_type, ev.comm, ev.path
+        )
+    }
+
+    pub fn inserted(forged: &Event, seq: u64, batch_id: u64, cid: &str) -> String {
+        format!(
+            "inserted a forged event ({} {} {:?}, {:?}) with the duplicate container_seq {seq} into batch {batch_id} of {cid}",
+            forged.event_type, forged.comm, forged.path, forged.extra
+        )
+    }
+
+    pub fn ledger_edited(batch_id: u64, cid: &str, detail: &str) -> String {
+        format!("edited the mock chain's anchor of batch {batch_id} of {cid}: {detail}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
