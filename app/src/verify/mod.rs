@@ -189,20 +189,14 @@ fn scan_digests(
     }
     // The reader numbers containers densely for the pass: resolve each index to its
     // ranges once (a string look-up per event would cost more than hashing it).
-    let mut slots: Vec<Option<Ranges>> = Vec::new();
-    let mut resolved: Vec<bool> = Vec::new();
-    let mut order: Vec<(usize, String)> = Vec::new();
+    // `None` until the index is first seen; then the container's ranges, if it has any.
+    let mut slots: Vec<Option<Option<(String, Ranges)>>> = Vec::new();
     let supported = reader.scan_leaves(&mut |index, cid, leaf| {
         if index >= slots.len() {
             slots.resize_with(index + 1, || None);
-            resolved.resize(index + 1, false);
         }
-        if !resolved[index] {
-            resolved[index] = true;
-            slots[index] = ranges.remove(cid);
-            order.push((index, cid.to_string()));
-        }
-        let Some(r) = slots[index].as_mut() else {
+        let slot = slots[index].get_or_insert_with(|| ranges.remove_entry(cid));
+        let Some((_, r)) = slot.as_mut() else {
             return;
         };
         let i = r.partition_point(|x| x.0 <= leaf.container_seq);
@@ -214,12 +208,8 @@ fn scan_digests(
             acc.push(leaf);
         }
     })?;
-    // Containers with anchors but no stored event keep their (empty) accumulators.
-    for (index, cid) in order {
-        if let Some(r) = slots[index].take() {
-            ranges.insert(cid, r);
-        }
-    }
+    // Back with the containers that have anchors but no stored event (empty accumulators).
+    ranges.extend(slots.into_iter().flatten().flatten());
     if !supported {
         return Ok(None);
     }
