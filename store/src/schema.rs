@@ -141,6 +141,30 @@ fn type_name(v: ValueRef<'_>) -> String {
     v.data_type().to_string().to_lowercase()
 }
 
+/// The columns of the migration's SELECT, for its error messages.
+const V1_COLUMNS: [&str; 20] = [
+    "id",
+    "container",
+    "container",
+    "container_seq",
+    "global_seq",
+    "timestamp_ns",
+    "event_type",
+    "pid",
+    "tgid",
+    "uid",
+    "gid",
+    "comm",
+    "path",
+    "extra",
+    "flags",
+    "retval",
+    "cgroup_id",
+    "container_id",
+    "risk",
+    "policy",
+];
+
 /// v1 -> v2: re-encodes every event row into its canonical bytes, keeping row ids (storage
 /// order is evidence). A row v1 itself could not read (a wrong type, text that is not
 /// UTF-8) stops the migration, and the transaction leaves the store as it was.
@@ -162,49 +186,27 @@ fn events_as_canonical_bytes(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         let mut buf = Vec::with_capacity(512);
         while let Some(r) = rows.next()? {
             let id: i64 = r.get(0)?;
-            let names = [
-                "id",
-                "container",
-                "container",
-                "container_seq",
-                "global_seq",
-                "timestamp_ns",
-                "event_type",
-                "pid",
-                "tgid",
-                "uid",
-                "gid",
-                "comm",
-                "path",
-                "extra",
-                "flags",
-                "retval",
-                "cgroup_id",
-                "container_id",
-                "risk",
-                "policy",
-            ];
             let int = |i: usize| -> rusqlite::Result<i64> {
                 match r.get_ref(i)? {
                     ValueRef::Integer(v) => Ok(v),
                     other => Err(bad_row(
                         id,
-                        format!("{} is {}, not an integer", names[i], type_name(other)),
+                        format!("{} is {}, not an integer", V1_COLUMNS[i], type_name(other)),
                     )),
                 }
             };
             let id32 = |i: usize| -> rusqlite::Result<u32> {
                 let v = int(i)?;
                 u32::try_from(v)
-                    .map_err(|_| bad_row(id, format!("{} {v} does not fit 32 bits", names[i])))
+                    .map_err(|_| bad_row(id, format!("{} {v} does not fit 32 bits", V1_COLUMNS[i])))
             };
             let text = |i: usize| -> rusqlite::Result<&str> {
                 match r.get_ref(i)? {
                     ValueRef::Text(t) => std::str::from_utf8(t)
-                        .map_err(|_| bad_row(id, format!("{} is not UTF-8", names[i]))),
+                        .map_err(|_| bad_row(id, format!("{} is not UTF-8", V1_COLUMNS[i]))),
                     other => Err(bad_row(
                         id,
-                        format!("{} is {}, not text", names[i], type_name(other)),
+                        format!("{} is {}, not text", V1_COLUMNS[i], type_name(other)),
                     )),
                 }
             };
