@@ -585,13 +585,13 @@ impl Store {
     }
 
     /// The stored rows of a container with `first <= container_seq <= last`, in storage
-    /// order, each as (row id, container_seq column, canonical bytes).
+    /// order, each given to `f` as (container_seq column, canonical bytes).
     fn range_query<T>(
         &mut self,
         cid: &str,
         first: u64,
         last: u64,
-        mut f: impl FnMut(i64, u64, &[u8]) -> std::result::Result<T, String>,
+        mut f: impl FnMut(u64, &[u8]) -> T,
     ) -> Result<Vec<T>> {
         let Some(key) = self.key(cid)? else {
             return Ok(Vec::new());
@@ -620,7 +620,7 @@ impl Store {
             };
             let bytes = canonical_bytes(row.get_ref(2).map_err(|e| self_err(&path, e))?)
                 .map_err(corrupt)?;
-            out.push(f(id, seq, bytes).map_err(corrupt)?);
+            out.push(f(seq, bytes));
         }
         Ok(out)
     }
@@ -795,15 +795,15 @@ impl EvidenceReader for Store {
 
     fn leaves_in_range(&mut self, cid: &str, first: u64, last: u64) -> Result<Vec<LeafRow>> {
         let mut buf = Vec::with_capacity(512);
-        self.range_query(cid, first, last, |_, seq, canonical| {
-            Ok(leaf_of(seq, canonical, &mut buf))
+        self.range_query(cid, first, last, |seq, canonical| {
+            leaf_of(seq, canonical, &mut buf)
         })
     }
 
     fn events_in_range(&mut self, cid: &str, first: u64, last: u64) -> Result<Vec<Event>> {
-        self.range_query(cid, first, last, |_, seq, canonical| {
-            Ok(decode_event(canonical)
-                .unwrap_or_else(|reason| undecodable_event(cid, seq, canonical, &reason)))
+        self.range_query(cid, first, last, |seq, canonical| {
+            decode_event(canonical)
+                .unwrap_or_else(|reason| undecodable_event(cid, seq, canonical, &reason))
         })
     }
 
